@@ -1,0 +1,1 @@
+//! tollgate edge worker (see edge-worker/README.md).
