@@ -1,0 +1,185 @@
+//! The plan catalog: the operator's features and plans, parsed once from TOML and validated.
+//!
+//! A catalog is plans as code. `Catalog::parse` rejects anything it cannot read with certainty
+//! (an unknown feature, a repeated rank, a boolean given a number, a size that does not parse),
+//! naming the place, because a typo in a billing catalog is a customer charged or blocked wrongly.
+
+mod error;
+mod parse;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::CatalogError;
+
+use crate::polar::Subscription;
+use crate::quantity::{Allowance, WarnAt};
+
+/// The operator's catalog of features and plans.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Catalog {
+    /// Sorted by key.
+    features: Vec<Feature>,
+    /// Sorted by rank, lowest first.
+    plans: Vec<Plan>,
+    /// Index into `plans`.
+    default_plan: usize,
+    stale_after_hours: u32,
+}
+
+/// A feature the app gates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Feature {
+    pub key: String,
+    pub kind: FeatureType,
+    /// Metered features only.
+    pub reset: Option<Reset>,
+    pub unit: Option<String>,
+    pub on_stale: OnStale,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureType {
+    /// A level the app reports (projects, seats, bytes stored).
+    Gauge,
+    /// A count of uses in a period (API calls a month).
+    Metered,
+    /// On or off.
+    Boolean,
+}
+
+/// When a metered feature's count starts again from zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reset {
+    BillingPeriod,
+    Month,
+    Day,
+    Never,
+}
+
+/// How a feature answers once its snapshot is past `stale_after`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnStale {
+    #[default]
+    LastKnownGood,
+    Open,
+    Closed,
+}
+
+/// What happens to a request beyond a limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overage {
+    #[default]
+    Block,
+    Bill,
+    Warn,
+}
+
+impl Overage {
+    pub(crate) fn is_block(&self) -> bool {
+        *self == Overage::Block
+    }
+}
+
+/// A plan a customer can be on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub key: String,
+    pub name: String,
+    pub rank: i64,
+    pub polar_products: Vec<String>,
+    /// Product metadata that selects this plan; values are compared as strings.
+    pub polar_metadata: BTreeMap<String, String>,
+    /// How long `past_due` keeps the plan after the period end.
+    pub grace_days: u32,
+    /// The features this plan includes, by feature key.
+    pub limits: BTreeMap<String, PlanLimit>,
+}
+
+/// What one plan allows of one feature.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanLimit {
+    pub limit: Allowance,
+    #[serde(default, skip_serializing_if = "Overage::is_block")]
+    pub overage: Overage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_at: Option<WarnAt>,
+}
+
+impl Catalog {
+    /// Parses and validates a catalog in the TOML format of DESIGN.md.
+    pub fn parse(toml: &str) -> Result<Catalog, CatalogError> {
+        parse::parse(toml)
+    }
+
+    pub fn features(&self) -> &[Feature] {
+        &self.features
+    }
+
+    pub fn feature(&self, key: &str) -> Option<&Feature> {
+        self.features
+            .binary_search_by(|f| f.key.as_str().cmp(key))
+            .ok()
+            .and_then(|i| self.features.get(i))
+    }
+
+    /// Plans by rank, lowest first.
+    pub fn plans(&self) -> &[Plan] {
+        &self.plans
+    }
+
+    pub fn plan(&self, key: &str) -> Option<&Plan> {
+        self.plans.iter().find(|p| p.key == key)
+    }
+
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "`default_plan` is validated at parse time"
+    )]
+    pub fn default_plan(&self) -> &Plan {
+        &self.plans[self.default_plan]
+    }
+
+    pub(crate) fn default_plan_index(&self) -> usize {
+        self.default_plan
+    }
+
+    pub fn stale_after_hours(&self) -> u32 {
+        self.stale_after_hours
+    }
+
+    /// The index (in rank order) of the plan a subscription's product selects: the highest-ranked
+    /// plan that lists the product id or whose metadata pairs all match the product's.
+    pub(crate) fn plan_index_for(&self, subscription: &Subscription) -> Option<usize> {
+        self.plans
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, plan)| plan.claims(subscription))
+            .map(|(index, _)| index)
+    }
+}
+
+impl Plan {
+    fn claims(&self, subscription: &Subscription) -> bool {
+        if self.polar_products.contains(&subscription.product_id) {
+            return true;
+        }
+        let Some(product) = &subscription.product else {
+            return false;
+        };
+        !self.polar_metadata.is_empty()
+            && self
+                .polar_metadata
+                .iter()
+                .all(|(key, want)| product.metadata_text(key).as_deref() == Some(want.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,359 @@
+//! From TOML text to a validated `Catalog`.
+//!
+//! serde reads the shape (and rejects unknown keys, so a typo such as `grace_day` is an error,
+//! not a silently ignored setting); this module then checks meaning and names each place.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Value;
+
+use super::{
+    Catalog, CatalogError, Feature, FeatureType, OnStale, Overage, Plan, PlanLimit, Reset,
+};
+use crate::quantity::{Allowance, Limit, WarnAt, parse_size};
+
+const DEFAULT_STALE_AFTER_HOURS: u32 = 7 * 24;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    default_plan: Option<String>,
+    stale_after_hours: Option<u32>,
+    #[serde(default)]
+    features: BTreeMap<String, RawFeature>,
+    #[serde(default)]
+    plans: BTreeMap<String, RawPlan>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeature {
+    #[serde(rename = "type")]
+    kind: String,
+    unit: Option<String>,
+    reset: Option<String>,
+    on_stale: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    name: String,
+    rank: i64,
+    #[serde(default)]
+    polar_products: Vec<String>,
+    #[serde(default)]
+    polar_metadata: BTreeMap<String, Value>,
+    #[serde(default)]
+    grace_days: u32,
+    #[serde(default)]
+    limits: BTreeMap<String, Value>,
+}
+
+pub(super) fn parse(text: &str) -> Result<Catalog, CatalogError> {
+    let raw: RawCatalog = toml::from_str(text)
+        .map_err(|e| CatalogError::InvalidToml(e.to_string().trim().to_owned()))?;
+
+    let features = raw
+        .features
+        .into_iter()
+        .map(|(key, f)| feature(key, f))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut plans = raw
+        .plans
+        .into_iter()
+        .map(|(key, p)| plan(key, p, &features))
+        .collect::<Result<Vec<_>, _>>()?;
+    plans.sort_by_key(|p| p.rank);
+    if let Some([a, b]) = plans
+        .windows(2)
+        .find(|w| matches!(w, [a, b] if a.rank == b.rank))
+    {
+        let (first, second) = if a.key < b.key { (a, b) } else { (b, a) };
+        return Err(CatalogError::DuplicateRank {
+            first: first.key.clone(),
+            second: second.key.clone(),
+            rank: a.rank,
+        });
+    }
+
+    let default_key = raw.default_plan.ok_or(CatalogError::MissingDefaultPlan)?;
+    let default_plan = plans
+        .iter()
+        .position(|p| p.key == default_key)
+        .ok_or(CatalogError::UnknownDefaultPlan(default_key))?;
+
+    let stale_after_hours = raw.stale_after_hours.unwrap_or(DEFAULT_STALE_AFTER_HOURS);
+    if stale_after_hours == 0 {
+        return Err(CatalogError::InvalidPolicy {
+            place: "stale_after_hours".into(),
+            value: "0".into(),
+            allowed: "a whole number of hours, at least 1",
+        });
+    }
+
+    Ok(Catalog {
+        features,
+        plans,
+        default_plan,
+        stale_after_hours,
+    })
+}
+
+fn feature(key: String, raw: RawFeature) -> Result<Feature, CatalogError> {
+    let kind = match raw.kind.as_str() {
+        "gauge" => FeatureType::Gauge,
+        "metered" => FeatureType::Metered,
+        "boolean" => FeatureType::Boolean,
+        other => {
+            return Err(CatalogError::InvalidFeature {
+                problem: format!("type `{other}` is not one of gauge, metered, boolean"),
+                feature: key,
+            });
+        }
+    };
+    let reset = match (kind, raw.reset.as_deref()) {
+        (FeatureType::Metered, None) => Some(Reset::BillingPeriod),
+        (FeatureType::Metered, Some(text)) => Some(policy(
+            &format!("features.{key}.reset"),
+            text,
+            "billing_period, month, day, never",
+            |t| match t {
+                "billing_period" => Some(Reset::BillingPeriod),
+                "month" => Some(Reset::Month),
+                "day" => Some(Reset::Day),
+                "never" => Some(Reset::Never),
+                _ => None,
+            },
+        )?),
+        (_, Some(_)) => {
+            return Err(CatalogError::InvalidFeature {
+                problem: format!(
+                    "`reset` applies to metered features only, and `{key}` is a {}",
+                    raw.kind
+                ),
+                feature: key,
+            });
+        }
+        (_, None) => None,
+    };
+    let on_stale = match raw.on_stale.as_deref() {
+        None => OnStale::default(),
+        Some(text) => policy(
+            &format!("features.{key}.on_stale"),
+            text,
+            "last_known_good, open, closed",
+            |t| match t {
+                "last_known_good" => Some(OnStale::LastKnownGood),
+                "open" => Some(OnStale::Open),
+                "closed" => Some(OnStale::Closed),
+                _ => None,
+            },
+        )?,
+    };
+    Ok(Feature {
+        key,
+        kind,
+        reset,
+        unit: raw.unit,
+        on_stale,
+    })
+}
+
+fn plan(key: String, raw: RawPlan, features: &[Feature]) -> Result<Plan, CatalogError> {
+    let mut limits = BTreeMap::new();
+    for (feature_key, value) in raw.limits {
+        let Some(feature) = features.iter().find(|f| f.key == feature_key) else {
+            return Err(CatalogError::UnknownFeature {
+                plan: key,
+                feature: feature_key,
+            });
+        };
+        let place = format!("plans.{key}.limits.{feature_key}");
+        if let Some(limit) = plan_limit(&place, feature, &value)? {
+            limits.insert(feature_key, limit);
+        }
+    }
+    let polar_metadata = raw
+        .polar_metadata
+        .into_iter()
+        .map(|(k, v)| (k, metadata_text(&v)))
+        .collect();
+    Ok(Plan {
+        key,
+        name: raw.name,
+        rank: raw.rank,
+        polar_products: raw.polar_products,
+        polar_metadata,
+        grace_days: raw.grace_days,
+        limits,
+    })
+}
+
+/// One plan's limit for one feature; `None` when a boolean is listed as `false`.
+fn plan_limit(
+    place: &str,
+    feature: &Feature,
+    value: &Value,
+) -> Result<Option<PlanLimit>, CatalogError> {
+    let invalid = |problem: String| CatalogError::InvalidLimit {
+        place: place.to_owned(),
+        problem,
+    };
+    if feature.kind == FeatureType::Boolean {
+        return match value {
+            Value::Boolean(true) => Ok(Some(PlanLimit {
+                limit: Allowance::Enabled,
+                overage: Overage::Block,
+                warn_at: None,
+            })),
+            Value::Boolean(false) => Ok(None),
+            other => Err(invalid(format!(
+                "`{}` is a boolean feature: write true or false, not {}",
+                feature.key,
+                describe(other)
+            ))),
+        };
+    }
+    let Value::Table(table) = value else {
+        let limit = quantity(place, feature, value)?;
+        return Ok(Some(PlanLimit {
+            limit: Allowance::Units(limit),
+            overage: Overage::Block,
+            warn_at: None,
+        }));
+    };
+    if let Some(unknown) = table
+        .keys()
+        .find(|k| !matches!(k.as_str(), "limit" | "overage" | "warn_at"))
+    {
+        return Err(invalid(format!(
+            "unknown key `{unknown}`: a limit takes limit, overage and warn_at"
+        )));
+    }
+    let limit = match table.get("limit") {
+        Some(v) => quantity(&format!("{place}.limit"), feature, v)?,
+        None => return Err(invalid("`limit` is missing".into())),
+    };
+    let overage = match table.get("overage") {
+        None => Overage::Block,
+        Some(Value::String(text)) => policy(
+            &format!("{place}.overage"),
+            text,
+            "block, bill, warn",
+            |t| match t {
+                "block" => Some(Overage::Block),
+                "bill" => Some(Overage::Bill),
+                "warn" => Some(Overage::Warn),
+                _ => None,
+            },
+        )?,
+        Some(other) => {
+            return Err(CatalogError::InvalidPolicy {
+                place: format!("{place}.overage"),
+                value: describe(other),
+                allowed: "block, bill, warn",
+            });
+        }
+    };
+    let warn_at =
+        match table.get("warn_at") {
+            None => None,
+            Some(v) => {
+                let ratio = match v {
+                    Value::Float(f) => Some(*f),
+                    #[expect(
+                        clippy::cast_precision_loss,
+                        reason = "only 0 and 1 are valid integers"
+                    )]
+                    Value::Integer(i) => Some(*i as f64),
+                    _ => None,
+                };
+                Some(ratio.and_then(WarnAt::from_ratio).ok_or_else(|| {
+                    CatalogError::InvalidLimit {
+                        place: format!("{place}.warn_at"),
+                        problem: format!(
+                            "{} is not a fraction of the limit in (0, 1], such as 0.8",
+                            describe(v)
+                        ),
+                    }
+                })?)
+            }
+        };
+    Ok(Some(PlanLimit {
+        limit: Allowance::Units(limit),
+        overage,
+        warn_at,
+    }))
+}
+
+/// A gauge or metered limit: a whole number, a size, or `"unlimited"`.
+fn quantity(place: &str, feature: &Feature, value: &Value) -> Result<Limit, CatalogError> {
+    match value {
+        Value::Integer(n) => {
+            u64::try_from(*n)
+                .map(Limit::Finite)
+                .map_err(|_| CatalogError::InvalidLimit {
+                    place: place.to_owned(),
+                    problem: format!("{n} is negative: a limit is a whole number of units"),
+                })
+        }
+        Value::String(s) if s == "unlimited" => Ok(Limit::Unlimited),
+        Value::String(s) => {
+            parse_size(s)
+                .map(Limit::Finite)
+                .ok_or_else(|| CatalogError::InvalidSize {
+                    place: place.to_owned(),
+                    value: s.clone(),
+                })
+        }
+        other => Err(CatalogError::InvalidLimit {
+            place: place.to_owned(),
+            problem: format!(
+                "`{}` is a {} feature: give a whole number, a size such as \"50GB\", or \"unlimited\", not {}",
+                feature.key,
+                match feature.kind {
+                    FeatureType::Gauge => "gauge",
+                    _ => "metered",
+                },
+                describe(other)
+            ),
+        }),
+    }
+}
+
+fn policy<T>(
+    place: &str,
+    text: &str,
+    allowed: &'static str,
+    read: impl Fn(&str) -> Option<T>,
+) -> Result<T, CatalogError> {
+    read(text).ok_or_else(|| CatalogError::InvalidPolicy {
+        place: place.to_owned(),
+        value: text.to_owned(),
+        allowed,
+    })
+}
+
+/// Metadata values compare as strings: `2`, `"2"` and `true`, `"true"` are the same.
+fn metadata_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => describe(other),
+    }
+}
+
+/// A TOML value as an error message quotes it.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("\"{s}\""),
+        Value::Integer(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Datetime(d) => d.to_string(),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Table(_) => "a table".to_owned(),
+    }
+}

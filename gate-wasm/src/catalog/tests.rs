@@ -1,0 +1,119 @@
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../../examples/catalog.toml");
+
+fn rejected(toml: &str) -> CatalogError {
+    match Catalog::parse(toml) {
+        Ok(_) => panic!("accepted:\n{toml}"),
+        Err(e) => e,
+    }
+}
+
+const FEATURES: &str = r#"
+default_plan = "free"
+[features]
+projects = { type = "gauge" }
+api_calls = { type = "metered", reset = "month" }
+sso = { type = "boolean" }
+"#;
+
+#[test]
+fn reads_the_example_catalog() {
+    let catalog = Catalog::parse(EXAMPLE).unwrap();
+    let keys: Vec<_> = catalog.plans().iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["free", "premium", "premium_plus"]);
+    assert_eq!(catalog.default_plan().key, "free");
+    let premium = catalog.plan("premium").unwrap();
+    assert_eq!(premium.grace_days, 7);
+    assert_eq!(
+        premium.limits["storage"].limit,
+        Allowance::Units(crate::Limit::Finite(50_000_000_000))
+    );
+    assert_eq!(premium.limits["api_calls"].overage, Overage::Bill);
+    assert_eq!(
+        catalog.feature("api_calls").unwrap().reset,
+        Some(Reset::BillingPeriod)
+    );
+    assert!(
+        !catalog
+            .plan("free")
+            .unwrap()
+            .limits
+            .contains_key("advanced_analytics")
+    );
+}
+
+#[test]
+fn names_an_unknown_feature_and_its_plan() {
+    let e = rejected(&format!(
+        "{FEATURES}[plans.free]\nname = \"Free\"\nrank = 0\nlimits = {{ seats = 3 }}\n"
+    ));
+    assert_eq!(e.code(), "unknown_feature");
+    assert!(e.to_string().contains("plans.free.limits.seats"), "{e}");
+}
+
+#[test]
+fn names_both_plans_of_a_repeated_rank() {
+    let e = rejected(&format!(
+        "{FEATURES}[plans.free]\nname = \"Free\"\nrank = 0\n[plans.pro]\nname = \"Pro\"\nrank = 0\n"
+    ));
+    assert_eq!(e.code(), "duplicate_rank");
+    assert!(
+        e.to_string().contains("`free`") && e.to_string().contains("`pro`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn refuses_a_number_for_a_boolean() {
+    let e = rejected(&format!(
+        "{FEATURES}[plans.free]\nname = \"Free\"\nrank = 0\nlimits = {{ sso = 3 }}\n"
+    ));
+    assert_eq!(e.code(), "invalid_limit");
+    assert!(
+        e.to_string().contains("plans.free.limits.sso") && e.to_string().contains("not 3"),
+        "{e}"
+    );
+}
+
+#[test]
+fn refuses_sizes_policies_and_defaults_that_do_not_parse() {
+    let plan = |limits: &str| {
+        format!("{FEATURES}[plans.free]\nname = \"Free\"\nrank = 0\nlimits = {{ {limits} }}\n")
+    };
+    assert_eq!(
+        rejected(&plan("projects = \"10 lots\"")).code(),
+        "invalid_size"
+    );
+    let e = rejected(&plan("api_calls = { limit = 5, overage = \"charge\" }"));
+    assert_eq!(e.code(), "invalid_policy");
+    assert!(
+        e.to_string()
+            .contains("plans.free.limits.api_calls.overage"),
+        "{e}"
+    );
+    assert_eq!(
+        rejected(&plan("api_calls = { limit = 5, warn_at = 1.5 }")).code(),
+        "invalid_limit"
+    );
+    assert_eq!(rejected(&plan("projects = -1")).code(), "invalid_limit");
+    assert_eq!(
+        rejected(&FEATURES.replace("default_plan = \"free\"", "")).code(),
+        "missing_default_plan"
+    );
+    assert_eq!(rejected(FEATURES).code(), "unknown_default_plan");
+    assert_eq!(
+        rejected(&FEATURES.replace("\"month\"", "\"fortnight\"")).code(),
+        "invalid_policy"
+    );
+    assert_eq!(
+        rejected(&FEATURES.replace("\"gauge\"", "\"dial\"")).code(),
+        "invalid_feature"
+    );
+    assert_eq!(rejected("default_plan = ").code(), "invalid_toml");
+    let typo = rejected(&format!(
+        "{FEATURES}[plans.free]\nname = \"Free\"\nrank = 0\ngrace_day = 3\n"
+    ));
+    assert_eq!(typo.code(), "invalid_toml");
+    assert!(typo.to_string().contains("grace_day"), "{typo}");
+}

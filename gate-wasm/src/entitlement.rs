@@ -1,0 +1,193 @@
+//! Which plan a customer is on at `now`: DESIGN.md's status rules over a snapshot's subscriptions.
+//!
+//! Each subscription is compiled once into a `Term` — the window in which it entitles its plan
+//! and, once it has stopped, the reason a refusal gives — so that judging `now` is a handful of
+//! integer comparisons.
+
+use crate::decision::Reason;
+use crate::polar::{Interval, SubscriptionStatus};
+use crate::snapshot::SnapshotSubscription;
+use crate::time::{DAY_MS, Timestamp};
+
+/// How long the facts of a subscription that stopped entitling keep explaining refusals.
+pub(crate) const ENDED_MEMORY_DAYS: i64 = 30;
+
+/// One subscription, compiled.
+#[derive(Clone, Debug)]
+pub(crate) struct Term {
+    /// Index of its plan in rank order; `None` for a product no plan claims.
+    pub plan: Option<usize>,
+    pub past_due: bool,
+    /// Entitles while `now < until`.
+    until: Timestamp,
+    /// Once it no longer entitles: the refusal reason, and when it stopped.
+    ended: Option<(Reason, Timestamp)>,
+    period_start: Timestamp,
+    period_end: Option<Timestamp>,
+    /// Whether the period rolls over by itself (active and trialing renew).
+    renews: bool,
+    interval: Interval,
+    interval_count: u32,
+}
+
+/// A metered period: `used` counts from `start` until `resets_at`; `None` means it does not reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Period {
+    pub start: Option<Timestamp>,
+    pub resets_at: Option<Timestamp>,
+}
+
+/// The effective plan at an instant and the subscription that provides it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Standing {
+    pub plan: usize,
+    /// Index of the source subscription; `None` on the default plan.
+    pub source: Option<usize>,
+    pub past_due: bool,
+}
+
+impl Term {
+    pub(crate) fn new(sub: &SnapshotSubscription, plan: Option<usize>) -> Term {
+        use SubscriptionStatus as S;
+        let end = sub.current_period_end;
+        let stopped = sub.ended_at.or(end).unwrap_or(sub.current_period_start);
+        let (until, ended) = match sub.status {
+            S::Active | S::Trialing if sub.cancel_at_period_end => {
+                let until = end.unwrap_or(Timestamp::MAX);
+                (until, Some((Reason::SubscriptionEnded, until)))
+            }
+            S::Active | S::Trialing => (Timestamp::MAX, None),
+            S::PastDue => {
+                let until = sub.grace_ends_at.or(end).unwrap_or(Timestamp::MAX);
+                (until, Some((Reason::PaymentOverdue, until)))
+            }
+            S::Canceled => (Timestamp::MIN, Some((Reason::SubscriptionEnded, stopped))),
+            S::Unpaid => (Timestamp::MIN, Some((Reason::PaymentOverdue, stopped))),
+            S::Incomplete | S::IncompleteExpired | S::Paused | S::Unknown => (Timestamp::MIN, None),
+        };
+        Term {
+            plan,
+            past_due: sub.status == S::PastDue,
+            until,
+            ended,
+            period_start: sub.current_period_start,
+            period_end: end,
+            renews: matches!(sub.status, S::Active | S::Trialing),
+            interval: sub.recurring_interval,
+            interval_count: sub.recurring_interval_count.max(1),
+        }
+    }
+
+    pub(crate) fn entitles(&self, now: Timestamp) -> bool {
+        now < self.until
+    }
+
+    /// Why it no longer entitles, if it stopped less than 30 days before `now`.
+    pub(crate) fn ended_recently(&self, now: Timestamp) -> Option<Reason> {
+        if self.entitles(now) {
+            return None;
+        }
+        let (reason, at) = self.ended?;
+        (now < at.plus_days(ENDED_MEMORY_DAYS)).then_some(reason)
+    }
+
+    /// When it stopped entitling, if it has an end that explains refusals.
+    pub(crate) fn ended_at(&self) -> Option<Timestamp> {
+        self.ended.map(|(_, at)| at)
+    }
+
+    /// The billing period current at `now`. After `current_period_end` a renewing subscription is
+    /// assumed renewed and its periods projected forward; a `past_due` one keeps its last period
+    /// and does not reset while unpaid.
+    pub(crate) fn billing_period_at(&self, now: Timestamp) -> Period {
+        let frozen = Period {
+            start: Some(self.period_start),
+            resets_at: None,
+        };
+        let Some(end) = self.period_end else {
+            return frozen;
+        };
+        if now < end {
+            return Period {
+                start: Some(self.period_start),
+                resets_at: Some(end),
+            };
+        }
+        if !self.renews {
+            return frozen;
+        }
+        let (start, resets_at) = match self.interval {
+            Interval::Day => self.project_by_days(end, 1, now),
+            Interval::Week => self.project_by_days(end, 7, now),
+            Interval::Month => self.project_by_months(end, 1, now),
+            Interval::Year => self.project_by_months(end, 12, now),
+            Interval::Unknown => return frozen,
+        };
+        Period {
+            start: Some(start),
+            resets_at: Some(resets_at),
+        }
+    }
+
+    fn project_by_days(&self, end: Timestamp, days: i64, now: Timestamp) -> (Timestamp, Timestamp) {
+        let length = DAY_MS * days * i64::from(self.interval_count);
+        let elapsed = (now.as_millis() - end.as_millis()) / length.max(1);
+        let start = end.plus_millis(elapsed * length);
+        (start, start.plus_millis(length))
+    }
+
+    fn project_by_months(
+        &self,
+        end: Timestamp,
+        months: u32,
+        now: Timestamp,
+    ) -> (Timestamp, Timestamp) {
+        let step = months.saturating_mul(self.interval_count);
+        // Months are added to the anchor, not to the previous period end, so a period that
+        // started on the 31st comes back to the 31st after a short month.
+        let boundary = |n: u32| end.plus_months(n.saturating_mul(step));
+        let estimate = end.months_until(now) / i64::from(step.max(1));
+        let mut n = u32::try_from(estimate).unwrap_or(0).max(1);
+        while n > 1 && boundary(n - 1) > now {
+            n -= 1;
+        }
+        while boundary(n) <= now {
+            n += 1;
+        }
+        (boundary(n - 1), boundary(n))
+    }
+}
+
+/// The effective plan at `now`: the highest-ranked plan among entitling subscriptions (a
+/// subscription in good standing preferred to a `past_due` one of the same plan), else the
+/// default. `terms` are in tie-break order, so the first of equals wins.
+pub(crate) fn standing_at(terms: &[Term], default_plan: usize, now: Timestamp) -> Standing {
+    let mut best: Option<(usize, usize, bool)> = None;
+    for (index, term) in terms.iter().enumerate() {
+        let Some(plan) = term.plan else { continue };
+        if !term.entitles(now) {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((best_plan, _, best_past_due)) => {
+                plan > best_plan || (plan == best_plan && best_past_due && !term.past_due)
+            }
+        };
+        if better {
+            best = Some((plan, index, term.past_due));
+        }
+    }
+    match best {
+        Some((plan, source, past_due)) => Standing {
+            plan,
+            source: Some(source),
+            past_due,
+        },
+        None => Standing {
+            plan: default_plan,
+            source: None,
+            past_due: false,
+        },
+    }
+}

@@ -1,0 +1,194 @@
+//! A snapshot compiled for checking: parse once, then answer many checks without allocating.
+//!
+//! `Gate::new` resolves every name in the snapshot to an index (plans in rank order, features
+//! sorted by key, subscriptions in tie-break order), so `check` only compares integers and
+//! walks a few short slices.
+
+mod check;
+
+pub use check::Request;
+mod feature;
+
+pub(crate) use feature::{CompiledFeature, Provision};
+
+use crate::decision::PlanEntry;
+use crate::entitlement::{Standing, Term, standing_at};
+use crate::snapshot::{SCHEMA, Snapshot, SnapshotError};
+use crate::time::Timestamp;
+
+/// One customer's snapshot, ready to check.
+#[derive(Clone, Debug)]
+pub struct Gate {
+    customer: String,
+    revision: u64,
+    issued_at: Timestamp,
+    stale_after: Timestamp,
+    /// Rank order, lowest first; `PlanEntry::index` is the position here.
+    plans: Vec<PlanEntry>,
+    default_plan: usize,
+    /// Tie-break order: latest period start first, then smallest id.
+    terms: Vec<Term>,
+    /// Indices of `terms` that can explain a refusal, highest plan first, latest end first.
+    ended: Vec<usize>,
+    /// Sorted by key.
+    features: Vec<CompiledFeature>,
+}
+
+/// A feature name resolved against one gate, for callers that check the same feature often.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeatureRef(Option<u32>);
+
+impl FeatureRef {
+    /// A feature the snapshot does not know.
+    pub const UNKNOWN: FeatureRef = FeatureRef(None);
+
+    /// The feature's position in the gate, or `None` when unknown.
+    pub fn index(self) -> Option<u32> {
+        self.0
+    }
+}
+
+impl Gate {
+    pub fn new(snapshot: &Snapshot) -> Result<Gate, SnapshotError> {
+        if snapshot.schema != SCHEMA {
+            return Err(SnapshotError::UnsupportedSchema {
+                found: snapshot.schema,
+            });
+        }
+        let mut ranked: Vec<_> = snapshot.plans.iter().collect();
+        ranked.sort_by_key(|p| p.rank);
+        let plans: Vec<PlanEntry> = ranked
+            .into_iter()
+            .enumerate()
+            .map(|(index, p)| PlanEntry {
+                key: p.key.clone(),
+                name: p.name.clone(),
+                rank: p.rank,
+                index,
+            })
+            .collect();
+        let plan_index = |key: &str| {
+            plans
+                .iter()
+                .position(|p| p.key == key)
+                .ok_or_else(|| SnapshotError::UnknownPlan(key.to_owned()))
+        };
+        let default_plan = plan_index(&snapshot.default_plan)?;
+
+        let mut subscriptions: Vec<_> = snapshot.subscriptions.iter().collect();
+        subscriptions.sort_by(|a, b| {
+            b.current_period_start
+                .cmp(&a.current_period_start)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let terms = subscriptions
+            .into_iter()
+            .map(|sub| {
+                Ok(Term::new(
+                    sub,
+                    sub.plan.as_deref().map(plan_index).transpose()?,
+                ))
+            })
+            .collect::<Result<Vec<_>, SnapshotError>>()?;
+        let mut ended: Vec<usize> = (0..terms.len())
+            .filter(|&i| {
+                terms
+                    .get(i)
+                    .is_some_and(|t| t.plan.is_some() && t.ended_at().is_some())
+            })
+            .collect();
+        ended.sort_by_key(|&i| {
+            let term = terms.get(i);
+            std::cmp::Reverse((term.and_then(|t| t.plan), term.and_then(Term::ended_at)))
+        });
+
+        let features = snapshot
+            .features
+            .iter()
+            .map(|(key, f)| {
+                let by_plan = plans.iter().map(|p| f.plans.get(&p.key).copied()).collect();
+                if let Some(unknown) = f.plans.keys().find(|k| plan_index(k).is_err()) {
+                    return Err(SnapshotError::UnknownPlan(unknown.clone()));
+                }
+                Ok(CompiledFeature::new(
+                    key,
+                    f.kind,
+                    f.reset,
+                    f.on_stale,
+                    (f.used.unwrap_or(0), f.resets_at),
+                    by_plan,
+                    f.grants.clone(),
+                ))
+            })
+            .collect::<Result<Vec<_>, SnapshotError>>()?;
+
+        Ok(Gate {
+            customer: snapshot.customer.clone(),
+            revision: snapshot.revision,
+            issued_at: snapshot.issued_at,
+            stale_after: snapshot.stale_after,
+            plans,
+            default_plan,
+            terms,
+            ended,
+            features,
+        })
+    }
+
+    /// Parses and compiles a snapshot's JSON.
+    pub fn from_json(json: &str) -> Result<Gate, SnapshotError> {
+        Gate::new(&Snapshot::from_json(json)?)
+    }
+
+    pub fn customer(&self) -> &str {
+        &self.customer
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    pub fn issued_at(&self) -> Timestamp {
+        self.issued_at
+    }
+
+    pub fn stale_after(&self) -> Timestamp {
+        self.stale_after
+    }
+
+    /// Plans in rank order, lowest first.
+    pub fn plans(&self) -> &[PlanEntry] {
+        &self.plans
+    }
+
+    /// Feature keys, in the order `FeatureRef::index` counts them.
+    pub fn feature_keys(&self) -> impl Iterator<Item = &str> {
+        self.features.iter().map(|f| &*f.key)
+    }
+
+    /// Resolves a feature name once, for repeated `check_ref` calls.
+    pub fn resolve(&self, feature: &str) -> FeatureRef {
+        let found = self
+            .features
+            .binary_search_by(|f| (*f.key).cmp(feature))
+            .ok();
+        FeatureRef(found.and_then(|i| u32::try_from(i).ok()))
+    }
+
+    /// The effective plan at `now`, and the plan entry that names it.
+    pub fn plan_at(&self, now: Timestamp) -> &PlanEntry {
+        self.plan_entry(self.standing_at(now).plan)
+    }
+
+    pub(crate) fn standing_at(&self, now: Timestamp) -> Standing {
+        standing_at(&self.terms, self.default_plan, now)
+    }
+
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "plan indices are resolved against `plans` in `new`"
+    )]
+    fn plan_entry(&self, index: usize) -> &PlanEntry {
+        &self.plans[index]
+    }
+}
