@@ -11,6 +11,10 @@ mod feature;
 
 pub(crate) use feature::{CompiledFeature, Provision};
 
+use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
+
 use crate::decision::PlanEntry;
 use crate::entitlement::{Standing, Term, standing_at};
 use crate::snapshot::{SCHEMA, Snapshot, SnapshotError};
@@ -32,6 +36,9 @@ pub struct Gate {
     ended: Vec<usize>,
     /// Sorted by key.
     features: Vec<CompiledFeature>,
+    /// Feature key → index into `features`. A fixed-seed hash: lookups are the hot path's
+    /// largest cost, and results must not depend on a random seed.
+    feature_index: HashMap<Box<str>, u32, FixedState>,
 }
 
 /// A feature name resolved against one gate, for callers that check the same feature often.
@@ -122,6 +129,12 @@ impl Gate {
             })
             .collect::<Result<Vec<_>, SnapshotError>>()?;
 
+        let feature_index = features
+            .iter()
+            .zip(0u32..)
+            .map(|(f, i)| (f.key.clone(), i))
+            .collect();
+
         Ok(Gate {
             customer: snapshot.customer.clone(),
             revision: snapshot.revision,
@@ -132,6 +145,7 @@ impl Gate {
             terms,
             ended,
             features,
+            feature_index,
         })
     }
 
@@ -168,11 +182,7 @@ impl Gate {
 
     /// Resolves a feature name once, for repeated `check_ref` calls.
     pub fn resolve(&self, feature: &str) -> FeatureRef {
-        let found = self
-            .features
-            .binary_search_by(|f| (*f.key).cmp(feature))
-            .ok();
-        FeatureRef(found.and_then(|i| u32::try_from(i).ok()))
+        FeatureRef(self.feature_index.get(feature).copied())
     }
 
     /// The effective plan at `now`, and the plan entry that names it.
