@@ -1,9 +1,8 @@
 //! `check`: DESIGN.md's decision rules over a compiled snapshot.
 
 use super::{FeatureRef, Gate, Provision};
-use crate::catalog::{FeatureType, OnStale, Reset};
+use crate::catalog::{FeatureType, OnStale};
 use crate::decision::{Decision, PlanEntry, Reason, Warning};
-use crate::entitlement::Standing;
 use crate::gate::CompiledFeature;
 use crate::period::metered_period;
 use crate::quantity::Limit;
@@ -51,7 +50,14 @@ impl Gate {
             return decision;
         };
 
-        let used = feature.used_at(now);
+        let period = match (feature.kind, feature.reset) {
+            (FeatureType::Metered, Some(reset)) => {
+                let source = standing.source.and_then(|i| self.terms.get(i));
+                Some(metered_period(reset, source, now))
+            }
+            _ => None,
+        };
+        let used = feature.used_in(period);
         let provision = feature.provision(standing.plan, now);
         let on_stale = if decision.stale {
             feature.on_stale
@@ -65,15 +71,8 @@ impl Gate {
         };
 
         if feature.kind != FeatureType::Boolean {
-            self.count(
-                &mut decision,
-                feature,
-                provision,
-                used,
-                amount,
-                standing,
-                now,
-            );
+            count(&mut decision, provision, used, amount);
+            decision.resets_at = period.and_then(|p| p.resets_at);
         }
 
         decision.reason = if decision.allowed {
@@ -94,55 +93,6 @@ impl Gate {
             decision.warning = Some(Warning::SoftLimit);
         }
         decision
-    }
-
-    /// Fills limit, used, remaining, overage and resetsAt of a gauge or metered decision.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the parts of one decision, kept apart for reading"
-    )]
-    fn count(
-        &self,
-        decision: &mut Decision<'_>,
-        feature: &CompiledFeature,
-        provision: Provision,
-        used: u64,
-        amount: u64,
-        standing: Standing,
-        now: Timestamp,
-    ) {
-        let after = used.saturating_add(amount);
-        decision.used = Some(used);
-        let limit = match provision {
-            Provision::Quantity {
-                limit: Limit::Finite(limit),
-                ..
-            } => Some(limit),
-            Provision::Quantity {
-                limit: Limit::Unlimited,
-                ..
-            } => None,
-            Provision::Off | Provision::On => Some(0),
-        };
-        decision.limit = limit;
-        if let Some(limit) = limit {
-            decision.remaining = Some(if decision.allowed {
-                limit.saturating_sub(after)
-            } else {
-                limit.saturating_sub(used)
-            });
-            if decision.allowed {
-                decision.overage = amount.min(after.saturating_sub(limit));
-            }
-        }
-        if let (FeatureType::Metered, Some(reset)) = (feature.kind, feature.reset) {
-            decision.resets_at = self.resets_at(reset, standing, now);
-        }
-    }
-
-    fn resets_at(&self, reset: Reset, standing: Standing, now: Timestamp) -> Option<Timestamp> {
-        let source = standing.source.and_then(|i| self.terms.get(i));
-        metered_period(reset, source, now).resets_at
     }
 
     /// A subscription that would have allowed this request but stopped entitling explains the
@@ -187,6 +137,34 @@ impl Gate {
             .iter()
             .skip(plan + 1)
             .find(|p| feature.provision(p.index, now).covers(used, amount))
+    }
+}
+
+/// Fills limit, used, remaining and overage of a gauge or metered decision.
+fn count(decision: &mut Decision<'_>, provision: Provision, used: u64, amount: u64) {
+    let after = used.saturating_add(amount);
+    decision.used = Some(used);
+    let limit = match provision {
+        Provision::Quantity {
+            limit: Limit::Finite(limit),
+            ..
+        } => Some(limit),
+        Provision::Quantity {
+            limit: Limit::Unlimited,
+            ..
+        } => None,
+        Provision::Off | Provision::On => Some(0),
+    };
+    decision.limit = limit;
+    if let Some(limit) = limit {
+        decision.remaining = Some(if decision.allowed {
+            limit.saturating_sub(after)
+        } else {
+            limit.saturating_sub(used)
+        });
+        if decision.allowed {
+            decision.overage = amount.min(after.saturating_sub(limit));
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::account::GrantAmount;
 use crate::catalog::{FeatureType, OnStale, Overage, PlanLimit, Reset};
+use crate::entitlement::Period;
 use crate::quantity::{Allowance, Limit, WarnAt};
 use crate::snapshot::SnapshotGrant;
 use crate::time::Timestamp;
@@ -13,8 +14,8 @@ pub(crate) struct CompiledFeature {
     pub reset: Option<Reset>,
     pub on_stale: OnStale,
     used: u64,
-    /// `used` counts while `now` is before this; `None`: it never resets.
-    usage_resets_at: Option<Timestamp>,
+    /// Metered: the start of the period `used` was counted in.
+    counted_from: Option<Timestamp>,
     /// What each plan allows, by plan index.
     by_plan: Vec<Option<PlanLimit>>,
     grants: Vec<SnapshotGrant>,
@@ -44,23 +45,24 @@ impl CompiledFeature {
         by_plan: Vec<Option<PlanLimit>>,
         grants: Vec<SnapshotGrant>,
     ) -> CompiledFeature {
-        let (used, usage_resets_at) = usage;
+        let (used, counted_from) = usage;
         CompiledFeature {
             key: key.into(),
             kind,
             reset,
             on_stale,
             used,
-            usage_resets_at,
+            counted_from,
             by_plan,
             grants,
         }
     }
 
-    /// The level before a request at `now`: a metered count is 0 once its period has ended.
-    pub(crate) fn used_at(&self, now: Timestamp) -> u64 {
-        match self.usage_resets_at {
-            Some(reset) if now >= reset => 0,
+    /// The level before a request. A metered count holds while the period current at `now` is
+    /// the one it was counted in, and is 0 in any later period.
+    pub(crate) fn used_in(&self, period: Option<Period>) -> u64 {
+        match period {
+            Some(period) if period.start != self.counted_from => 0,
             _ => self.used,
         }
     }

@@ -122,7 +122,7 @@ impl Gate {
                     f.kind,
                     f.reset,
                     f.on_stale,
-                    (f.used.unwrap_or(0), f.resets_at),
+                    (f.used.unwrap_or(0), f.period_start),
                     by_plan,
                     f.grants.clone(),
                 ))

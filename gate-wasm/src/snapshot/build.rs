@@ -222,7 +222,7 @@ fn feature(
         feature.kind,
         feature.reset,
         feature.on_stale,
-        (used.unwrap_or(0), period.and_then(|p| p.resets_at)),
+        (used.unwrap_or(0), period.and_then(|p| p.start)),
         catalog
             .plans()
             .iter()
