@@ -1,1 +1,31 @@
-//! tollgate sync worker.
+//! tollgate's sync worker: Polar webhooks into PostgreSQL, entitlement snapshots out.
+//!
+//! The service verifies Polar's signed webhooks, stores each delivery once by its
+//! `webhook-id`, applies it so that an older version of an object never overwrites a newer one,
+//! and rebuilds the affected customers' snapshots with the engine (`tollgate_gate`). Apps read
+//! snapshots and decisions from the `/v1` API.
+//!
+//! ```no_run
+//! # async fn demo(config: tollgate_sync::config::Config) -> Result<(), Box<dyn std::error::Error>> {
+//! let app = tollgate_sync::App::build(config).await?; // connects, migrates, binds
+//! println!("listening on port {}", app.port());
+//! app.run().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod app;
+pub mod apply;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod ingest;
+pub mod jobs;
+pub mod polar;
+pub mod signature;
+pub mod snapshot;
+
+pub use app::{App, StartupError};
+pub use clock::Clock;
+pub use config::Config;

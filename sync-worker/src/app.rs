@@ -1,0 +1,146 @@
+//! Building and running the service.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::MIGRATOR;
+use crate::http::{self, AppState};
+use crate::jobs::webhook_retry;
+use crate::signature::{SignatureError, WebhookSecret};
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tollgate_gate::Catalog;
+
+/// Why the service could not start. Each message names the setting or resource at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    #[error("TOLLGATE_CATALOG: cannot read {path}: {source}")]
+    CatalogUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TOLLGATE_CATALOG: {path} is not a valid catalog ({code}): {message}")]
+    CatalogInvalid {
+        path: PathBuf,
+        code: &'static str,
+        message: String,
+    },
+    #[error("POLAR_WEBHOOK_SECRET: {0}")]
+    WebhookSecret(#[source] SignatureError),
+    #[error("DATABASE_URL: cannot connect to PostgreSQL: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("DATABASE_URL: migrating the database failed: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("TOLLGATE_LISTEN: cannot listen on {address}: {source}")]
+    Listen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A built service: migrated database, bound listener, ready to [`App::run`].
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Builds the service from `config` with the system clock.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    /// Builds the service with a given clock (tests and recorded stories pin "now").
+    pub async fn build_with_clock(config: Config, clock: Clock) -> Result<Self, StartupError> {
+        let catalog = load_catalog(&config.catalog.path)?;
+        let secret = WebhookSecret::new(&config.polar_webhook_secret)
+            .map_err(StartupError::WebhookSecret)?;
+        let pool = connect(&config.database.url, config.database.max_connections).await?;
+        MIGRATOR.run(&pool).await.map_err(StartupError::Migrate)?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Listen {
+                    address: config.listen,
+                    source,
+                })?;
+        let state = AppState {
+            pool,
+            catalog: Arc::new(catalog),
+            secret: Arc::new(secret),
+            api_token: config.api_token,
+            clock,
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// The port the service listens on (the OS picks one for `:0`).
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    /// The service's database pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.state.pool
+    }
+
+    /// Serves until `shutdown` completes, retrying failed webhooks in the background.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let retry = tokio::spawn(webhook_retry::run_forever(
+            self.state.pool.clone(),
+            Arc::clone(&self.state.catalog),
+            self.state.clock.clone(),
+        ));
+        let router = http::router(self.state);
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        retry.abort();
+        served
+    }
+
+    /// Serves until the process is asked to stop.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+}
+
+/// Reads and parses the catalog at `path`.
+pub fn load_catalog(path: &Path) -> Result<Catalog, StartupError> {
+    let text = std::fs::read_to_string(path).map_err(|source| StartupError::CatalogUnreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    Catalog::parse(&text).map_err(|error| StartupError::CatalogInvalid {
+        path: path.to_owned(),
+        code: error.code(),
+        message: error.to_string(),
+    })
+}
+
+/// Opens a pool on `url`, failing fast when the database is unreachable.
+pub async fn connect(
+    url: &secrecy::SecretString,
+    max_connections: u32,
+) -> Result<PgPool, StartupError> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url.expose_secret())
+        .await
+        .map_err(StartupError::Database)
+}

@@ -1,0 +1,209 @@
+//! The `tollgate` command line: its commands and what each one does.
+
+use crate::app::{self, App};
+use crate::clock::Clock;
+use crate::config::{CatalogConfig, Config, DatabaseConfig};
+use crate::db::{self, MIGRATOR};
+use crate::ingest;
+use anyhow::{Context as _, bail};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+/// tollgate: Polar subscriptions in, entitlement snapshots out.
+#[derive(Debug, Parser)]
+#[command(name = "tollgate", version, about, long_about = None)]
+pub struct Cli {
+    /// How logs are written: `pretty` for people, `json` for log collectors.
+    #[arg(
+        long,
+        env = "TOLLGATE_LOG_FORMAT",
+        value_name = "TOLLGATE_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Pretty,
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: Polar webhooks, the /v1 API and health probes (migrates first).
+    Serve(Box<Config>),
+    /// Apply the database migrations and exit.
+    Migrate(DatabaseConfig),
+    /// Print a customer's current entitlement snapshot as JSON.
+    Snapshot(SnapshotArgs),
+    /// Inspect and replay stored Polar webhooks.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The customer's external id in Polar (the app's user id).
+    pub customer: String,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// List the newest stored webhooks, or only the failed ones.
+    List(ListArgs),
+    /// Apply stored webhooks again: one by its webhook-id, or every failed one.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only webhooks whose apply failed and waits for a retry.
+    #[arg(long)]
+    pub failed: bool,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    pub limit: i64,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["webhook_id", "failed"])))]
+pub struct ReplayArgs {
+    /// The `webhook-id` of the delivery to apply again.
+    pub webhook_id: Option<String>,
+    /// Apply every failed webhook again, oldest first.
+    #[arg(long)]
+    pub failed: bool,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub catalog: CatalogConfig,
+}
+
+/// Runs one command to completion.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(config) => serve(*config).await,
+        Command::Migrate(database) => migrate(&database).await,
+        Command::Snapshot(args) => snapshot(&args).await,
+        Command::Webhooks(WebhooksCommand::List(args)) => list(&args).await,
+        Command::Webhooks(WebhooksCommand::Replay(args)) => replay(&args).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = App::build(config).await?;
+    tracing::info!(port = app.port(), "tollgate is serving");
+    app.run_until(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("tollgate stopped");
+    Ok(())
+}
+
+async fn migrate(database: &DatabaseConfig) -> anyhow::Result<()> {
+    let pool = app::connect(&database.url, 1).await?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("DATABASE_URL: migrating the database")?;
+    println!(
+        "database migrated ({} migrations known)",
+        MIGRATOR.iter().count()
+    );
+    Ok(())
+}
+
+async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
+    let pool = app::connect(&args.database.url, 1).await?;
+    let mut conn = pool.acquire().await?;
+    let Some((_, snapshot)) = db::snapshots::current(&mut conn, &args.customer).await? else {
+        bail!("no snapshot for customer `{}`", args.customer);
+    };
+    println!("{}", serde_json::to_string_pretty(&snapshot)?);
+    Ok(())
+}
+
+async fn list(args: &ListArgs) -> anyhow::Result<()> {
+    let pool = app::connect(&args.database.url, 1).await?;
+    let mut conn = pool.acquire().await?;
+    let rows = db::webhook_events::list(&mut conn, args.failed, args.limit).await?;
+    println!(
+        "{:<38} {:<26} {:<9} {:>8}  {:<24} error",
+        "webhook-id", "type", "status", "attempts", "received"
+    );
+    for row in rows {
+        println!(
+            "{:<38} {:<26} {:<9} {:>8}  {:<24} {}",
+            row.webhook_id,
+            row.event_type,
+            row.status,
+            row.attempts,
+            row.received_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            row.last_error.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
+    let catalog = app::load_catalog(&args.catalog.path)?;
+    let pool = app::connect(&args.database.url, 1).await?;
+    let webhook_ids = match &args.webhook_id {
+        Some(id) => vec![id.clone()],
+        None => {
+            let mut conn = pool.acquire().await?;
+            db::webhook_events::failed_webhook_ids(&mut conn).await?
+        }
+    };
+    let clock = Clock::system();
+    let mut missing = false;
+    for webhook_id in &webhook_ids {
+        match ingest::replay(&pool, &catalog, webhook_id, "cli", clock.now()).await? {
+            Some(outcome) => println!("{webhook_id}: {}", outcome.as_str()),
+            None => {
+                eprintln!("{webhook_id}: no such webhook");
+                missing = true;
+            }
+        }
+    }
+    if webhook_ids.is_empty() {
+        println!("no failed webhooks");
+    }
+    if missing {
+        bail!("some webhooks were not found");
+    }
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM, so that in-flight requests finish before exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,143 @@
+//! Configuration: one typed struct per command, read once from flags and the environment.
+//!
+//! Every setting has a flag and an environment variable of the same name (see `.env.example`).
+//! A missing or invalid value stops the command before it does anything, with a message that
+//! names the variable.
+
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The API tokens tollgate accepts are at least this long: anything shorter is guessable.
+pub const MIN_API_TOKEN_LEN: usize = 16;
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// PostgreSQL connection URL, e.g. postgres://tollgate@127.0.0.1:5432/tollgate
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        value_name = "DATABASE_URL",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub url: SecretString,
+
+    /// Most connections the service keeps open to PostgreSQL.
+    #[arg(
+        long = "database-max-connections",
+        env = "TOLLGATE_DATABASE_MAX_CONNECTIONS",
+        value_name = "TOLLGATE_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_connections: u32,
+}
+
+/// The catalog of plans.
+#[derive(Debug, Clone, Args)]
+pub struct CatalogConfig {
+    /// Path of the catalog TOML (plans, features, limits), e.g. examples/catalog.toml
+    #[arg(
+        long = "catalog",
+        env = "TOLLGATE_CATALOG",
+        value_name = "TOLLGATE_CATALOG"
+    )]
+    pub path: PathBuf,
+}
+
+/// Which Polar environment the organization token belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolarServer {
+    /// https://sandbox-api.polar.sh
+    Sandbox,
+    /// https://api.polar.sh
+    Production,
+}
+
+impl PolarServer {
+    pub fn api_base(self) -> &'static str {
+        match self {
+            Self::Sandbox => "https://sandbox-api.polar.sh",
+            Self::Production => "https://api.polar.sh",
+        }
+    }
+}
+
+/// Everything `tollgate serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    #[command(flatten)]
+    pub catalog: CatalogConfig,
+
+    /// The webhook endpoint's secret from Polar's dashboard, exactly as shown (whsec_… or
+    /// polar_whs_…); both of Polar's signing schemes are accepted.
+    #[arg(
+        long = "polar-webhook-secret",
+        env = "POLAR_WEBHOOK_SECRET",
+        value_name = "POLAR_WEBHOOK_SECRET",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub polar_webhook_secret: SecretString,
+
+    /// Polar organization access token (reconciliation with Polar's API).
+    #[arg(
+        long = "polar-organization-token",
+        env = "POLAR_ORGANIZATION_TOKEN",
+        value_name = "POLAR_ORGANIZATION_TOKEN",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub polar_organization_token: Option<SecretString>,
+
+    /// Polar environment of the token and webhooks.
+    #[arg(
+        long = "polar-server",
+        env = "POLAR_SERVER",
+        value_name = "POLAR_SERVER",
+        value_enum,
+        default_value_t = PolarServer::Sandbox
+    )]
+    pub polar_server: PolarServer,
+
+    /// Address the HTTP server listens on.
+    #[arg(
+        long = "listen",
+        env = "TOLLGATE_LISTEN",
+        value_name = "TOLLGATE_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: SocketAddr,
+
+    /// Bearer token that apps present to /v1 (at least 16 characters).
+    #[arg(
+        long = "api-token",
+        env = "TOLLGATE_API_TOKEN",
+        value_name = "TOLLGATE_API_TOKEN",
+        value_parser = api_token,
+        hide_env_values = true
+    )]
+    pub api_token: SecretString,
+}
+
+fn secret(value: &str) -> Result<SecretString, String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    Ok(SecretString::from(value.to_owned()))
+}
+
+fn api_token(value: &str) -> Result<SecretString, String> {
+    if value.chars().count() < MIN_API_TOKEN_LEN {
+        return Err(format!(
+            "must be at least {MIN_API_TOKEN_LEN} characters long"
+        ));
+    }
+    secret(value)
+}

@@ -1,0 +1,56 @@
+//! `benefit_grants`: Polar benefit grants. Held grants of tollgate-tagged benefits raise limits.
+
+use crate::polar::BenefitGrant;
+use serde_json::Value;
+use sqlx::PgConnection;
+
+/// Stores `grant` unless a newer or equal version is stored; returns whether it changed.
+pub async fn upsert(
+    conn: &mut PgConnection,
+    grant: &BenefitGrant,
+    raw: &Value,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO benefit_grants (id, customer_id, benefit_id, subscription_id, order_id,
+                                     is_granted, is_revoked, version_at, raw)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (id) DO UPDATE SET
+             customer_id = excluded.customer_id, benefit_id = excluded.benefit_id,
+             subscription_id = excluded.subscription_id, order_id = excluded.order_id,
+             is_granted = excluded.is_granted, is_revoked = excluded.is_revoked,
+             version_at = excluded.version_at, raw = excluded.raw, updated_at = now()
+         WHERE excluded.version_at > benefit_grants.version_at
+         RETURNING id",
+    )
+    .bind(&grant.version.id)
+    .bind(&grant.customer_id)
+    .bind(&grant.benefit_id)
+    .bind(&grant.subscription_id)
+    .bind(&grant.order_id)
+    .bind(grant.is_granted)
+    .bind(grant.is_revoked)
+    .bind(grant.version.version_at())
+    .bind(raw)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// The raw grants currently held (granted, not revoked) by the live customers with
+/// `external_id`.
+pub async fn held_by(
+    conn: &mut PgConnection,
+    external_id: &str,
+) -> Result<Vec<Value>, sqlx::Error> {
+    let rows: Vec<(Value,)> = sqlx::query_as(
+        "SELECT g.raw
+         FROM benefit_grants g JOIN customers c ON c.id = g.customer_id
+         WHERE c.external_id = $1 AND c.deleted_at IS NULL
+           AND g.is_granted AND NOT g.is_revoked
+         ORDER BY g.id",
+    )
+    .bind(external_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(raw,)| raw).collect())
+}

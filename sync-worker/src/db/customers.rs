@@ -1,0 +1,51 @@
+//! `customers`: Polar customers, keyed by Polar id, found by external id.
+
+use crate::polar::Customer;
+use serde_json::Value;
+use sqlx::PgConnection;
+
+/// Stores `customer` unless a newer version is stored. A deletion is never undone by an older
+/// or equally old version, since Polar may not bump `modified_at` when it soft-deletes.
+/// Returns whether the row changed.
+pub async fn upsert(
+    conn: &mut PgConnection,
+    customer: &Customer,
+    raw: &Value,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO customers (id, external_id, email, deleted_at, version_at, raw)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO UPDATE SET
+             external_id = COALESCE(excluded.external_id, customers.external_id),
+             email = CASE WHEN excluded.version_at > customers.version_at
+                          THEN excluded.email ELSE customers.email END,
+             deleted_at = COALESCE(customers.deleted_at, excluded.deleted_at),
+             version_at = GREATEST(customers.version_at, excluded.version_at),
+             raw = CASE WHEN excluded.version_at > customers.version_at
+                        THEN excluded.raw ELSE customers.raw END,
+             updated_at = now()
+         WHERE excluded.version_at > customers.version_at
+            OR (customers.deleted_at IS NULL AND excluded.deleted_at IS NOT NULL)
+            OR (customers.external_id IS NULL AND excluded.external_id IS NOT NULL)
+         RETURNING id",
+    )
+    .bind(&customer.version.id)
+    .bind(&customer.external_id)
+    .bind(&customer.email)
+    .bind(customer.deleted_at)
+    .bind(customer.version.version_at())
+    .bind(raw)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// The external id of the Polar customer `id`, when it is known and has one.
+pub async fn external_id(conn: &mut PgConnection, id: &str) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT external_id FROM customers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.and_then(|(external_id,)| external_id))
+}

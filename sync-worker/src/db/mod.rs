@@ -1,0 +1,21 @@
+//! PostgreSQL access, one file per table.
+//!
+//! Every function takes `&mut PgConnection`, so callers compose them inside one transaction.
+//! Polar objects are upserted under one rule: a row is only replaced by a strictly newer
+//! version (`version_at`, the object's `modified_at` or else `created_at`), which makes applying
+//! the same or an older webhook a no-op whatever order deliveries arrive in.
+
+pub mod audit;
+pub mod benefit_grants;
+pub mod checkouts;
+pub mod customers;
+pub mod orders;
+pub mod outbox;
+pub mod products;
+pub mod refunds;
+pub mod snapshots;
+pub mod subscriptions;
+pub mod webhook_events;
+
+/// The database's migrations, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

@@ -1,0 +1,48 @@
+//! `products`: Polar products. Their metadata decides which plan a subscription gives.
+
+use crate::polar::Product;
+use serde_json::Value;
+use sqlx::PgConnection;
+
+/// Stores `product` unless a newer or equal version is stored; returns whether it changed.
+pub async fn upsert(
+    conn: &mut PgConnection,
+    product: &Product,
+    raw: &Value,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO products (id, name, is_archived, version_at, raw)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET
+             name = excluded.name, is_archived = excluded.is_archived,
+             version_at = excluded.version_at, raw = excluded.raw, updated_at = now()
+         WHERE excluded.version_at > products.version_at
+         RETURNING id",
+    )
+    .bind(&product.version.id)
+    .bind(&product.name)
+    .bind(product.is_archived)
+    .bind(product.version.version_at())
+    .bind(raw)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// External ids of the customers holding a subscription to `product_id`, sorted so that
+/// callers lock their snapshots in one global order.
+pub async fn subscriber_external_ids(
+    conn: &mut PgConnection,
+    product_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT c.external_id
+         FROM subscriptions s JOIN customers c ON c.id = s.customer_id
+         WHERE s.product_id = $1 AND c.external_id IS NOT NULL
+         ORDER BY 1",
+    )
+    .bind(product_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}

@@ -1,0 +1,23 @@
+//! Liveness and readiness probes.
+
+use super::{ApiError, AppState};
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+/// The process is up.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The service can do its work: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    sqlx::query("SELECT 1")
+        .execute(&state.pool)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "readiness check: database unreachable");
+            ApiError::Unavailable
+        })?;
+    Ok(Json(json!({ "status": "ready" })))
+}

@@ -1,0 +1,60 @@
+//! The HTTP API: Polar's webhooks, the `/v1` API for apps, and health probes.
+
+mod auth;
+mod entitlements;
+mod error;
+mod health;
+mod webhooks;
+
+pub use error::ApiError;
+pub use webhooks::MAX_BODY_BYTES;
+
+use crate::clock::Clock;
+use crate::signature::WebhookSecret;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use secrecy::SecretString;
+use sqlx::PgPool;
+use std::sync::Arc;
+use tollgate_gate::Catalog;
+use tower_http::trace::TraceLayer;
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub catalog: Arc<Catalog>,
+    pub secret: Arc<WebhookSecret>,
+    pub api_token: SecretString,
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let webhooks = Router::new()
+        .route("/webhooks/polar", post(webhooks::receive))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let v1 = Router::new()
+        .route("/v1/entitlements/{customer}", get(entitlements::snapshot))
+        .route("/v1/check", post(entitlements::check))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .layer(DefaultBodyLimit::max(64 * 1024));
+    let probes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    Router::new()
+        .merge(webhooks)
+        .merge(v1)
+        .merge(probes)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

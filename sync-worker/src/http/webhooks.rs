@@ -1,0 +1,109 @@
+//! `POST /webhooks/polar`: verify, store, apply.
+//!
+//! The raw bytes are verified before anything is parsed, the body is parsed and checked before
+//! anything is stored, and every refusal is a 4xx that leaves the database untouched.
+
+use super::{ApiError, AppState};
+use crate::ingest;
+use crate::polar::{Event, Object, PayloadError};
+use crate::signature::{SignatureError, SignedHeaders};
+use crate::snapshot;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Polar's payloads are a few KiB; anything this large is not from Polar.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Longest `webhook-id` accepted (Polar's are UUIDs).
+const MAX_WEBHOOK_ID_LEN: usize = 255;
+
+#[derive(Debug, Serialize)]
+pub struct Receipt {
+    /// `applied`, `stale`, `ignored`, `duplicate` or `deferred`.
+    pub status: &'static str,
+}
+
+#[tracing::instrument(skip_all, fields(webhook_id))]
+pub async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Receipt>), ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+        } else {
+            ApiError::UnreadableBody(rejection.body_text())
+        }
+    })?;
+    let signed = SignedHeaders {
+        id: header(&headers, "webhook-id")?,
+        timestamp: header(&headers, "webhook-timestamp")?,
+        signature: header(&headers, "webhook-signature")?,
+    };
+    if signed.id.len() > MAX_WEBHOOK_ID_LEN {
+        return Err(ApiError::InvalidHeader(
+            "webhook-id",
+            "longer than 255 characters",
+        ));
+    }
+    tracing::Span::current().record("webhook_id", signed.id);
+    let now = state.clock.now();
+    state
+        .secret
+        .verify(signed, &body, now.timestamp())
+        .map_err(|error| match error {
+            SignatureError::InvalidTimestamp => {
+                ApiError::InvalidHeader("webhook-timestamp", "not a Unix time in seconds")
+            }
+            SignatureError::TimestampOutOfTolerance => ApiError::StaleTimestamp,
+            _ => ApiError::InvalidSignature,
+        })?;
+
+    let payload: Value = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::InvalidJson(PayloadError::Json(error).to_string()))?;
+    let event = Event::from_value(payload.clone()).map_err(|error| match error {
+        PayloadError::Json(_) => ApiError::InvalidJson(error.to_string()),
+        _ => ApiError::InvalidPayload(error.to_string()),
+    })?;
+    if let Some(Object::Subscription(_, raw)) = &event.object {
+        snapshot::check_subscription(raw).map_err(|error| {
+            ApiError::InvalidPayload(
+                PayloadError::Engine(event.event_type.clone(), error.to_string()).to_string(),
+            )
+        })?;
+    }
+
+    let outcome = ingest::receive(
+        &state.pool,
+        &state.catalog,
+        signed.id,
+        &event,
+        &payload,
+        now,
+    )
+    .await?;
+    tracing::info!(event_type = %event.event_type, outcome = outcome.as_str(), "webhook received");
+    Ok((
+        StatusCode::OK,
+        Json(Receipt {
+            status: outcome.as_str(),
+        }),
+    ))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {
+    let value = headers.get(name).ok_or(ApiError::MissingHeader(name))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::InvalidHeader(name, "not visible ASCII"))?;
+    if value.trim().is_empty() {
+        return Err(ApiError::MissingHeader(name));
+    }
+    Ok(value)
+}

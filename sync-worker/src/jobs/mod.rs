@@ -1,0 +1,4 @@
+//! Background jobs. Each exposes `run_once`, which tests and the CLI call directly, and the
+//! service runs on a timer.
+
+pub mod webhook_retry;

@@ -1,0 +1,57 @@
+//! Retries webhook deliveries whose apply failed, once their backoff has elapsed.
+//!
+//! Each delivery is claimed in its own transaction with `FOR UPDATE SKIP LOCKED`, so replicas
+//! running this job at the same time never apply one delivery twice at once, and a delivery
+//! that keeps failing only delays itself.
+
+use crate::ingest::{self, Outcome};
+use crate::polar::Event;
+use crate::{clock::Clock, db};
+use sqlx::PgPool;
+use std::time::Duration;
+use tollgate_gate::Catalog;
+
+/// How often the service looks for due retries.
+pub const INTERVAL: Duration = Duration::from_secs(1);
+
+/// Retries every due delivery once; returns how many were attempted.
+pub async fn run_once(
+    pool: &PgPool,
+    catalog: &Catalog,
+    clock: &Clock,
+) -> Result<usize, sqlx::Error> {
+    let mut attempted = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let Some((id, payload)) = db::webhook_events::claim_due(&mut tx).await? else {
+            tx.commit().await?;
+            return Ok(attempted);
+        };
+        attempted += 1;
+        let outcome = match Event::from_value(payload) {
+            Ok(event) => ingest::apply_stored(&mut tx, catalog, id, &event, clock.now()).await?,
+            Err(error) => {
+                db::webhook_events::mark_failed(&mut tx, id, &error.to_string()).await?;
+                Outcome::Deferred
+            }
+        };
+        tx.commit().await?;
+        tracing::info!(
+            event_id = id,
+            outcome = outcome.as_str(),
+            "retried a webhook"
+        );
+    }
+}
+
+/// Runs [`run_once`] every [`INTERVAL`] until the task is dropped.
+pub async fn run_forever(pool: PgPool, catalog: std::sync::Arc<Catalog>, clock: Clock) {
+    let mut ticker = tokio::time::interval(INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = run_once(&pool, &catalog, &clock).await {
+            tracing::warn!(error = %ingest::error_chain(&error), "webhook retry pass failed");
+        }
+    }
+}

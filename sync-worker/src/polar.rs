@@ -1,0 +1,315 @@
+//! Polar's webhook envelope and the few fields of each object tollgate reads.
+//!
+//! The objects themselves are kept whole as raw JSON; the views here only pull out what the
+//! database queries on. Polar adds fields often, so every view ignores unknown fields, and an
+//! unknown event type is a valid delivery that tollgate stores without applying.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Why a verified body is not a webhook tollgate can store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    #[error("the body is not valid JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("the body is not a Polar webhook envelope: {0}")]
+    Envelope(#[source] serde_json::Error),
+    #[error("the `data` of a `{event_type}` event does not match Polar's {object}: {source}")]
+    Object {
+        event_type: String,
+        object: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the `data` of a `{0}` event is not an object Polar's engine types accept: {1}")]
+    Engine(String, String),
+}
+
+/// `{"type", "timestamp", "data", "api_version"?}` as Polar sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Envelope {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(default)]
+    pub timestamp: Option<DateTime<Utc>>,
+    pub data: serde_json::Map<String, Value>,
+}
+
+/// The object an event carries, by the event's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Subscription,
+    Customer,
+    Order,
+    Refund,
+    Product,
+    BenefitGrant,
+    Checkout,
+}
+
+impl ObjectKind {
+    /// The kind of object `event_type` carries, or `None` for a type tollgate does not apply
+    /// (stored and acknowledged all the same, so Polar does not retry it).
+    pub fn of_event(event_type: &str) -> Option<Self> {
+        Some(match event_type {
+            "subscription.created"
+            | "subscription.updated"
+            | "subscription.active"
+            | "subscription.canceled"
+            | "subscription.uncanceled"
+            | "subscription.cycled"
+            | "subscription.revoked"
+            | "subscription.past_due"
+            | "subscription.paused"
+            | "subscription.resumed"
+            | "subscription.migrated" => Self::Subscription,
+            "customer.created"
+            | "customer.updated"
+            | "customer.deleted"
+            | "customer.state_changed" => Self::Customer,
+            "order.created" | "order.updated" | "order.paid" | "order.refunded" => Self::Order,
+            "refund.created" | "refund.updated" => Self::Refund,
+            "product.created" | "product.updated" => Self::Product,
+            "benefit_grant.created"
+            | "benefit_grant.updated"
+            | "benefit_grant.cycled"
+            | "benefit_grant.revoked" => Self::BenefitGrant,
+            "checkout.created" | "checkout.updated" | "checkout.expired" => Self::Checkout,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Subscription => "Subscription",
+            Self::Customer => "Customer",
+            Self::Order => "Order",
+            Self::Refund => "Refund",
+            Self::Product => "Product",
+            Self::BenefitGrant => "BenefitGrant",
+            Self::Checkout => "Checkout",
+        }
+    }
+}
+
+/// Fields every Polar object has. `version_at` orders two versions of one object.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Versioned {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub modified_at: Option<DateTime<Utc>>,
+}
+
+impl Versioned {
+    /// `modified_at`, or `created_at` for an object Polar never modified.
+    pub fn version_at(&self) -> DateTime<Utc> {
+        self.modified_at.unwrap_or(self.created_at)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Customer {
+    #[serde(flatten)]
+    pub version: Versioned,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Product {
+    #[serde(flatten)]
+    pub version: Versioned,
+    pub name: String,
+    #[serde(default)]
+    pub is_archived: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Subscription {
+    #[serde(flatten)]
+    pub version: Versioned,
+    pub customer_id: String,
+    pub product_id: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Order {
+    #[serde(flatten)]
+    pub version: Versioned,
+    pub customer_id: String,
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+    #[serde(default)]
+    pub product_id: Option<String>,
+    pub status: String,
+    #[serde(default)]
+    pub billing_reason: Option<String>,
+    pub currency: String,
+    pub total_amount: i64,
+    #[serde(default)]
+    pub refunded_amount: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Refund {
+    #[serde(flatten)]
+    pub version: Versioned,
+    pub order_id: String,
+    pub customer_id: String,
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+    pub status: String,
+    pub currency: String,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BenefitGrant {
+    #[serde(flatten)]
+    pub version: Versioned,
+    pub customer_id: String,
+    pub benefit_id: String,
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+    #[serde(default)]
+    pub order_id: Option<String>,
+    pub is_granted: bool,
+    pub is_revoked: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Checkout {
+    #[serde(flatten)]
+    pub version: Versioned,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    pub status: String,
+}
+
+/// A verified delivery, parsed: its envelope and the typed view of its object.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub event_type: String,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub object: Option<Object>,
+}
+
+/// The typed view of an event's object, with the raw JSON it came from.
+#[derive(Debug, Clone)]
+pub enum Object {
+    Subscription(Subscription, Value),
+    Customer(Customer, Value),
+    Order(Order, Value),
+    Refund(Refund, Value),
+    Product(Product, Value),
+    BenefitGrant(BenefitGrant, Value),
+    Checkout(Checkout, Value),
+}
+
+impl Event {
+    /// Parses a webhook body. Unknown event types parse to an event without an object.
+    pub fn parse(body: &[u8]) -> Result<Self, PayloadError> {
+        let value: Value = serde_json::from_slice(body).map_err(PayloadError::Json)?;
+        Self::from_value(value)
+    }
+
+    /// Parses a stored payload (the same checks as [`Event::parse`]).
+    pub fn from_value(value: Value) -> Result<Self, PayloadError> {
+        let envelope: Envelope = serde_json::from_value(value).map_err(PayloadError::Envelope)?;
+        let object = match ObjectKind::of_event(&envelope.event_type) {
+            None => None,
+            Some(kind) => Some(Object::parse(kind, &envelope.event_type, envelope.data)?),
+        };
+        Ok(Self {
+            event_type: envelope.event_type,
+            timestamp: envelope.timestamp,
+            object,
+        })
+    }
+}
+
+impl Object {
+    fn parse(
+        kind: ObjectKind,
+        event_type: &str,
+        data: serde_json::Map<String, Value>,
+    ) -> Result<Self, PayloadError> {
+        let raw = Value::Object(data);
+        let wrap = |source| PayloadError::Object {
+            event_type: event_type.to_owned(),
+            object: kind.name(),
+            source,
+        };
+        fn view<T: serde::de::DeserializeOwned>(raw: &Value) -> Result<T, serde_json::Error> {
+            T::deserialize(raw)
+        }
+        Ok(match kind {
+            ObjectKind::Subscription => Self::Subscription(view(&raw).map_err(wrap)?, raw),
+            ObjectKind::Customer => Self::Customer(view(&raw).map_err(wrap)?, raw),
+            ObjectKind::Order => Self::Order(view(&raw).map_err(wrap)?, raw),
+            ObjectKind::Refund => Self::Refund(view(&raw).map_err(wrap)?, raw),
+            ObjectKind::Product => Self::Product(view(&raw).map_err(wrap)?, raw),
+            ObjectKind::BenefitGrant => Self::BenefitGrant(view(&raw).map_err(wrap)?, raw),
+            ObjectKind::Checkout => Self::Checkout(view(&raw).map_err(wrap)?, raw),
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fixture_parses_to_its_object() {
+        let fixtures = [
+            ("webhook.subscription.active.json", "Subscription"),
+            ("webhook.customer.state_changed.json", "Customer"),
+            ("webhook.order.refunded.json", "Order"),
+            ("webhook.product.updated.json", "Product"),
+            ("webhook.benefit_grant.created.json", "BenefitGrant"),
+            ("webhook.checkout.updated.json", "Checkout"),
+        ];
+        for (file, kind) in fixtures {
+            let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
+            let event = Event::parse(&std::fs::read(path).unwrap()).unwrap();
+            let got = match event.object.unwrap() {
+                Object::Subscription(..) => "Subscription",
+                Object::Customer(..) => "Customer",
+                Object::Order(..) => "Order",
+                Object::Refund(..) => "Refund",
+                Object::Product(..) => "Product",
+                Object::BenefitGrant(..) => "BenefitGrant",
+                Object::Checkout(..) => "Checkout",
+            };
+            assert_eq!(got, kind, "{file}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_type_parses_without_an_object() {
+        let body = br#"{"type":"member.created","timestamp":"2026-09-14T09:13:58.399612Z","data":{"x":1}}"#;
+        let event = Event::parse(body).unwrap();
+        assert!(event.object.is_none());
+    }
+
+    #[test]
+    fn a_known_type_with_a_foreign_object_is_refused() {
+        let body = br#"{"type":"subscription.updated","data":{"id":"s"}}"#;
+        let err = Event::parse(body).unwrap_err();
+        assert!(err.to_string().contains("subscription.updated"), "{err}");
+        assert!(matches!(
+            Event::parse(b"[1]"),
+            Err(PayloadError::Envelope(_))
+        ));
+        assert!(matches!(Event::parse(b"{"), Err(PayloadError::Json(_))));
+    }
+}

@@ -1,0 +1,125 @@
+//! A circuit breaker for calls to Polar.
+//!
+//! After `threshold` consecutive failures the circuit opens: calls fail at once, without
+//! touching Polar, for `cool_down`. Then one trial call is let through (half-open); its success
+//! closes the circuit, its failure opens it again. This keeps a Polar outage from turning every
+//! job into a pile of slow timeouts, and says so in the logs and in `tollgate health`.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What the breaker lets through now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+#[derive(Debug)]
+pub struct CircuitBreaker {
+    threshold: u32,
+    cool_down: Duration,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    failures: u32,
+    opened_at: Option<Instant>,
+    trial_in_flight: bool,
+}
+
+impl CircuitBreaker {
+    pub fn new(threshold: u32, cool_down: Duration) -> Self {
+        CircuitBreaker {
+            threshold: threshold.max(1),
+            cool_down,
+            inner: Mutex::new(Inner { failures: 0, opened_at: None, trial_in_flight: false }),
+        }
+    }
+
+    pub fn state(&self) -> BreakerState {
+        let inner = self.lock();
+        match inner.opened_at {
+            None => BreakerState::Closed,
+            Some(at) if at.elapsed() < self.cool_down => BreakerState::Open,
+            Some(_) => BreakerState::HalfOpen,
+        }
+    }
+
+    /// Whether a call may go out now. In half-open state only one trial call at a time.
+    pub fn allow(&self) -> bool {
+        let mut inner = self.lock();
+        match inner.opened_at {
+            None => true,
+            Some(at) if at.elapsed() < self.cool_down => false,
+            Some(_) if inner.trial_in_flight => false,
+            Some(_) => {
+                inner.trial_in_flight = true;
+                true
+            }
+        }
+    }
+
+    pub fn record_success(&self) {
+        let mut inner = self.lock();
+        if inner.opened_at.is_some() {
+            tracing::info!("Polar circuit closed: a trial call succeeded");
+        }
+        *inner = Inner { failures: 0, opened_at: None, trial_in_flight: false };
+    }
+
+    pub fn record_failure(&self) {
+        let mut inner = self.lock();
+        inner.failures = inner.failures.saturating_add(1);
+        let reopen = inner.trial_in_flight;
+        inner.trial_in_flight = false;
+        if reopen || (inner.opened_at.is_none() && inner.failures >= self.threshold) {
+            inner.opened_at = Some(Instant::now());
+            tracing::error!(
+                failures = inner.failures,
+                cool_down_s = self.cool_down.as_secs(),
+                "Polar circuit opened: calls to Polar are suspended"
+            );
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave `Inner` inconsistent (plain fields).
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_threshold_and_recovers_through_one_trial() {
+        let breaker = CircuitBreaker::new(3, Duration::ZERO);
+        assert!(breaker.allow());
+        breaker.record_failure();
+        breaker.record_failure();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        breaker.record_failure();
+        // Zero cool-down: open turns half-open at once, and lets exactly one trial through.
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        assert!(breaker.allow());
+        assert!(!breaker.allow());
+        breaker.record_failure();
+        assert!(breaker.allow());
+        breaker.record_success();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert!(breaker.allow() && breaker.allow());
+    }
+
+    #[test]
+    fn an_open_circuit_refuses_calls_during_the_cool_down() {
+        let breaker = CircuitBreaker::new(1, Duration::from_secs(3600));
+        breaker.record_failure();
+        assert_eq!(breaker.state(), BreakerState::Open);
+        assert!(!breaker.allow());
+    }
+}

@@ -1,0 +1,159 @@
+//! A customer's entitlement snapshot, rebuilt from what is stored.
+//!
+//! The engine (`tollgate_gate::build_snapshot`) is the only implementation of the plan and
+//! status rules; this module only gathers its input. A customer is the app's user id (Polar's
+//! `external_id`): their subscriptions, each carrying the newest stored version of its product,
+//! and the held benefit grants that name a tollgate feature.
+//!
+//! A rebuild takes a per-customer advisory lock for the rest of the transaction, compares the
+//! new snapshot with the current one (`Snapshot::same_entitlements`: when it was issued does not
+//! count), and stores it as revision + 1 with an outbox row only when the entitlements changed.
+
+use crate::db;
+use chrono::{DateTime, Utc};
+use serde::Deserialize as _;
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use tollgate_gate::{Account, Catalog, Snapshot, Timestamp, build_snapshot};
+
+/// A benefit with this metadata key adds to the named feature's limit while its grant is held.
+pub const GRANT_FEATURE_KEY: &str = "tollgate_feature";
+/// How much the benefit adds: a number, `"unlimited"`, or `true` (the default, for booleans).
+pub const GRANT_AMOUNT_KEY: &str = "tollgate_amount";
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(
+        "the stored data of customer `{customer}` is not an account the engine reads: {source}"
+    )]
+    Account {
+        customer: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("a snapshot could not be serialised: {0}")]
+    Serialize(#[source] serde_json::Error),
+}
+
+/// Rebuilds the snapshot of the customer with `external_id`. Returns the new revision, or
+/// `None` when nothing the customer may do changed.
+pub async fn rebuild(
+    conn: &mut PgConnection,
+    catalog: &Catalog,
+    external_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, SnapshotError> {
+    db::snapshots::lock(conn, external_id).await?;
+    let subscriptions = db::subscriptions::of_customer(conn, external_id)
+        .await?
+        .into_iter()
+        .map(|(mut subscription, product)| {
+            if let (Some(product), Some(fields)) = (product, subscription.as_object_mut()) {
+                fields.insert("product".to_owned(), product);
+            }
+            subscription
+        })
+        .collect::<Vec<_>>();
+    let grants = db::benefit_grants::held_by(conn, external_id)
+        .await?
+        .iter()
+        .filter_map(grant_of)
+        .collect::<Vec<_>>();
+    let current = db::snapshots::current(conn, external_id).await?;
+    let revision = current.as_ref().map_or(0, |(revision, _)| *revision) + 1;
+
+    let account: Account = serde_json::from_value(json!({
+        "customer": external_id,
+        "subscriptions": subscriptions,
+        "grants": grants,
+        "revision": revision,
+    }))
+    .map_err(|source| SnapshotError::Account {
+        customer: external_id.to_owned(),
+        source,
+    })?;
+    let snapshot = build_snapshot(catalog, &account, Timestamp::from(now));
+    // A stored snapshot this engine cannot read (an older schema) is simply replaced.
+    if let Some((_, stored)) = current
+        && serde_json::from_value::<Snapshot>(stored)
+            .is_ok_and(|stored| stored.same_entitlements(&snapshot))
+    {
+        return Ok(None);
+    }
+    let snapshot = serde_json::to_value(&snapshot).map_err(SnapshotError::Serialize)?;
+    db::snapshots::insert(conn, external_id, revision, &snapshot).await?;
+    db::outbox::enqueue(conn, external_id, revision).await?;
+    Ok(Some(revision))
+}
+
+/// Rebuilds the snapshot of the Polar customer `customer_id`, if it has an external id.
+pub async fn rebuild_polar_customer(
+    conn: &mut PgConnection,
+    catalog: &Catalog,
+    customer_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, SnapshotError> {
+    match db::customers::external_id(conn, customer_id).await? {
+        Some(external_id) => rebuild(conn, catalog, &external_id, now).await,
+        None => {
+            tracing::debug!(customer_id, "customer has no external id; no snapshot");
+            Ok(None)
+        }
+    }
+}
+
+/// Checks that a Polar subscription is one the engine can read, so that a delivery it could
+/// never apply is refused up front rather than stored to fail forever.
+pub fn check_subscription(raw: &Value) -> Result<(), serde_json::Error> {
+    Account::deserialize(&json!({ "customer": "-", "subscriptions": [raw] })).map(drop)
+}
+
+/// The engine grant a held Polar benefit grant gives, when its benefit's metadata names a
+/// feature (`tollgate_feature`, optional `tollgate_amount`).
+fn grant_of(raw: &Value) -> Option<Value> {
+    let metadata = raw.get("benefit")?.get("metadata")?;
+    let feature = metadata.get(GRANT_FEATURE_KEY)?.as_str()?;
+    let amount = match metadata.get(GRANT_AMOUNT_KEY) {
+        None | Some(Value::Bool(true)) => json!(true),
+        Some(Value::Number(n)) => json!(n.as_u64()?),
+        Some(Value::String(s)) if s == "unlimited" => json!("unlimited"),
+        Some(Value::String(s)) => json!(s.trim().parse::<u64>().ok()?),
+        Some(_) => return None,
+    };
+    Some(json!({ "feature": feature, "amount": amount, "expires_at": null }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tagged_benefits_become_grants() {
+        let grant = |metadata: Value| grant_of(&json!({"benefit": {"metadata": metadata}}));
+        assert_eq!(grant(json!({})), None);
+        assert_eq!(
+            grant(json!({"tollgate_feature": "api_calls", "tollgate_amount": 5000})).unwrap()["amount"],
+            json!(5000)
+        );
+        assert_eq!(
+            grant(json!({"tollgate_feature": "api_calls", "tollgate_amount": "5000"})).unwrap()["amount"],
+            json!(5000)
+        );
+        assert_eq!(
+            grant(json!({"tollgate_feature": "seats", "tollgate_amount": "unlimited"})).unwrap()["amount"],
+            json!("unlimited")
+        );
+        assert_eq!(
+            grant(json!({"tollgate_feature": "priority_support"})).unwrap()["amount"],
+            json!(true)
+        );
+        assert_eq!(
+            grant(json!({"tollgate_feature": "x", "tollgate_amount": -3})),
+            None
+        );
+    }
+}
