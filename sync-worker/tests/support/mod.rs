@@ -1,0 +1,287 @@
+//! A real service on a fresh database, and deliveries signed the way Polar signs them.
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::{Connection as _, PgConnection, PgPool};
+use std::path::PathBuf;
+use tokio::sync::oneshot;
+use tollgate_sync::config::{CatalogConfig, Config, DatabaseConfig, PolarServer};
+use tollgate_sync::signature::sign_legacy;
+use tollgate_sync::{App, Clock};
+
+/// The legacy-scheme secret of Polar's signing vectors.
+pub const SECRET: &str = "whsec_weqEH0hTc7ayeRNXIaS7rYErx8NOIZXqT9jIx0NO3lr";
+pub const API_TOKEN: &str = "test-token-0123456789abcdef";
+pub const CUSTOMER: &str = "user_01J8ZK3QX7M4";
+
+/// The PostgreSQL server the tests create their databases on.
+pub fn server_url() -> String {
+    std::env::var("TOLLGATE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+pub fn catalog_path() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/catalog.toml"
+    ))
+}
+
+pub fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+}
+
+/// A uniquely named database, dropped by [`TestApp::finish`].
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let name = format!("tollgate_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+            .await
+            .expect(
+                "PostgreSQL at TOLLGATE_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432)",
+            );
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", server_url());
+        Self { name, url }
+    }
+
+    pub async fn drop_now(&self) {
+        let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    }
+}
+
+pub fn config(database_url: &str) -> Config {
+    Config {
+        database: DatabaseConfig {
+            url: SecretString::from(database_url.to_owned()),
+            max_connections: 8,
+        },
+        catalog: CatalogConfig {
+            path: catalog_path(),
+        },
+        polar_webhook_secret: SecretString::from(SECRET),
+        polar_organization_token: None,
+        polar_server: PolarServer::Sandbox,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        api_token: SecretString::from(API_TOKEN),
+    }
+}
+
+/// The service, started in-process on a free port, with a clock the test moves.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Clock,
+    pub pool: PgPool,
+    pub database: TestDatabase,
+    stop: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// A delivery as it went over the wire.
+#[derive(Clone)]
+pub struct Delivery {
+    pub webhook_id: String,
+    pub timestamp: i64,
+    pub body: Vec<u8>,
+}
+
+impl TestApp {
+    pub async fn spawn(now: &str) -> Self {
+        let database = TestDatabase::create().await;
+        let clock = Clock::manual(at(now));
+        let app = App::build_with_clock(config(&database.url), clock.clone())
+            .await
+            .unwrap();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let pool = app.pool().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            clock,
+            pool,
+            database,
+            stop: Some(stop),
+            server,
+        }
+    }
+
+    /// Stops the service and drops its database.
+    pub async fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.server.await;
+        self.pool.close().await;
+        self.database.drop_now().await;
+    }
+
+    /// A delivery of `body` signed at the clock's time, the way Polar signs it.
+    pub fn sign(&self, body: Vec<u8>) -> Delivery {
+        let timestamp = self.clock.now().timestamp();
+        Delivery {
+            webhook_id: uuid::Uuid::new_v4().to_string(),
+            timestamp,
+            body,
+        }
+    }
+
+    pub async fn post(&self, delivery: &Delivery, secret: &str) -> reqwest::Response {
+        self.poster().post(delivery, secret).await
+    }
+
+    /// A handle that posts deliveries from other tasks.
+    pub fn poster(&self) -> Poster {
+        Poster {
+            client: self.client.clone(),
+            address: self.address.clone(),
+        }
+    }
+
+    /// Delivers `event` (compact JSON, like Polar) and returns the receipt's status.
+    pub async fn deliver(&self, event: &Value) -> String {
+        let delivery = self.sign(serde_json::to_vec(event).unwrap());
+        let response = self.post(&delivery, SECRET).await;
+        assert_eq!(response.status(), StatusCode::OK, "{event:#}");
+        let receipt: Value = response.json().await.unwrap();
+        receipt["status"].as_str().unwrap().to_owned()
+    }
+
+    /// Moves the clock to just after the event was sent, then delivers it.
+    pub async fn deliver_at_its_time(&self, event: &Value) -> String {
+        let sent = at(event["timestamp"].as_str().unwrap());
+        self.clock.set(sent + chrono::Duration::seconds(1));
+        self.deliver(event).await
+    }
+
+    pub async fn snapshot(&self, customer: &str) -> Option<Value> {
+        let response = self
+            .client
+            .get(format!("{}/v1/entitlements/{customer}", self.address))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        match response.status() {
+            StatusCode::OK => Some(response.json().await.unwrap()),
+            StatusCode::NOT_FOUND => None,
+            other => panic!("GET /v1/entitlements answered {other}"),
+        }
+    }
+
+    pub async fn check(&self, customer: &str, feature: &str, amount: u64) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/v1/check", self.address))
+            .bearer_auth(API_TOKEN)
+            .json(&json!({ "customer": customer, "feature": feature, "amount": amount }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// How many rows each table holds, to show that a refused delivery changed nothing.
+    pub async fn row_counts(&self) -> Vec<(String, i64)> {
+        let mut counts = Vec::new();
+        for table in [
+            "webhook_events",
+            "customers",
+            "products",
+            "subscriptions",
+            "orders",
+            "refunds",
+            "benefit_grants",
+            "checkouts",
+            "entitlement_snapshots",
+            "publish_outbox",
+            "audit_log",
+        ] {
+            let (n,): (i64,) =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                    .fetch_one(&self.pool)
+                    .await
+                    .unwrap();
+            counts.push((table.to_owned(), n));
+        }
+        counts
+    }
+}
+
+/// A fixture webhook body, parsed.
+pub fn fixture(event: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/webhook.{event}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The subscription story of the fixtures, in the order Polar sent it.
+pub const STORY: &[&str] = &[
+    "customer.created",
+    "subscription.created",
+    "subscription.active",
+    "order.paid",
+    "checkout.updated",
+    "benefit_grant.created",
+    "customer.state_changed",
+    "order.refunded",
+    "product.updated",
+    "subscription.updated",
+    "subscription.canceled",
+    "subscription.uncanceled",
+    "subscription.revoked",
+];
+
+/// Posts signed deliveries to a running service.
+#[derive(Clone)]
+pub struct Poster {
+    client: reqwest::Client,
+    address: String,
+}
+
+impl Poster {
+    pub async fn post(&self, delivery: &Delivery, secret: &str) -> reqwest::Response {
+        let signature = sign_legacy(
+            secret,
+            &delivery.webhook_id,
+            delivery.timestamp,
+            &delivery.body,
+        );
+        self.client
+            .post(format!("{}/webhooks/polar", self.address))
+            .header("content-type", "application/json")
+            .header("webhook-id", &delivery.webhook_id)
+            .header("webhook-timestamp", delivery.timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(delivery.body.clone())
+            .send()
+            .await
+            .unwrap()
+    }
+}
