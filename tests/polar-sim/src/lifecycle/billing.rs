@@ -1,0 +1,564 @@
+//! Money and access: orders, payments, refunds, benefit grants, checkouts and portal sessions.
+
+use chrono::Duration;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Emitter, customers, subscriptions};
+use crate::error::SimError;
+use crate::model::{
+    BenefitGrant, BillingReason, Checkout, CheckoutStatus, CustomerSession, Metadata, Order,
+    OrderItem, OrderStatus, Refund,
+};
+use crate::render;
+use crate::store::State;
+
+/// What an order is for.
+#[derive(Debug, Clone)]
+pub struct OrderSpec {
+    pub customer_id: Uuid,
+    pub product_id: Uuid,
+    pub subscription_id: Option<Uuid>,
+    pub checkout_id: Option<Uuid>,
+    pub billing_reason: BillingReason,
+    pub items: Vec<(String, i64, bool)>,
+}
+
+/// Creates an order (status `pending`, `order.created`) and, if `pay`, pays it.
+pub fn create_order(
+    st: &mut State,
+    em: &mut Emitter,
+    spec: OrderSpec,
+    pay: bool,
+) -> Result<Uuid, SimError> {
+    let product = st.product(spec.product_id)?;
+    let currency = product.price.currency.clone();
+    let price_id = product.price.id;
+    let metadata = spec
+        .subscription_id
+        .and_then(|id| st.subscriptions.get(&id))
+        .map(|s| s.metadata.clone())
+        .unwrap_or_default();
+    let id = Uuid::new_v4();
+    let created_at = st.clock.stamp();
+    let order = Order {
+        id,
+        created_at,
+        modified_at: created_at,
+        status: OrderStatus::Pending,
+        currency,
+        billing_reason: spec.billing_reason,
+        invoice_number: st.next_invoice_number(),
+        customer_id: spec.customer_id,
+        product_id: spec.product_id,
+        subscription_id: spec.subscription_id,
+        checkout_id: spec.checkout_id,
+        items: spec
+            .items
+            .into_iter()
+            .map(|(label, amount, proration)| OrderItem {
+                id: Uuid::new_v4(),
+                label,
+                amount,
+                proration,
+                price_id: Some(price_id),
+            })
+            .collect(),
+        refunded_amount: 0,
+        metadata,
+        next_payment_attempt_at: None,
+    };
+    let data = render::order(st, &order);
+    st.orders.insert(id, order);
+    em.emit(st, "order.created", data);
+    if pay {
+        pay_order(st, em, id)?;
+    }
+    Ok(id)
+}
+
+/// A successful payment: `order.updated` then `order.paid`.
+pub fn pay_order(st: &mut State, em: &mut Emitter, id: Uuid) -> Result<(), SimError> {
+    let stamp = st.clock.stamp();
+    let order = st
+        .orders
+        .get_mut(&id)
+        .ok_or_else(|| SimError::not_found_id("order", id))?;
+    if order.status != OrderStatus::Pending {
+        return Err(SimError::conflict(
+            "order_not_pending",
+            format!("order {id} is not pending"),
+        ));
+    }
+    order.status = OrderStatus::Paid;
+    order.next_payment_attempt_at = None;
+    order.modified_at = stamp;
+    let snapshot = order.clone();
+    let data = render::order(st, &snapshot);
+    em.emit_all(st, &["order.updated", "order.paid"], &data);
+    em.touch(snapshot.customer_id);
+    Ok(())
+}
+
+/// Grants each benefit of the subscription's product that it does not hold yet.
+pub fn grant_benefits(
+    st: &mut State,
+    em: &mut Emitter,
+    subscription_id: Uuid,
+) -> Result<(), SimError> {
+    let sub = st.subscription(subscription_id)?;
+    let (customer_id, product_id) = (sub.customer_id, sub.product_id);
+    let benefits = st.product(product_id)?.benefit_ids.clone();
+    for benefit_id in benefits {
+        let held = st.grants.values().any(|g| {
+            g.subscription_id == Some(subscription_id)
+                && g.benefit_id == benefit_id
+                && g.is_granted()
+        });
+        if held {
+            continue;
+        }
+        let stamp = st.clock.stamp();
+        let grant = BenefitGrant {
+            id: Uuid::new_v4(),
+            created_at: stamp,
+            modified_at: stamp,
+            granted_at: Some(stamp),
+            revoked_at: None,
+            subscription_id: Some(subscription_id),
+            order_id: None,
+            customer_id,
+            benefit_id,
+        };
+        let data = render::grant(st, &grant);
+        st.grants.insert(grant.id, grant);
+        em.emit(st, "benefit_grant.created", data);
+    }
+    em.touch(customer_id);
+    Ok(())
+}
+
+/// Revokes the subscription's grants whose benefit the product no longer carries (all of them
+/// when `all`).
+pub fn revoke_benefits(
+    st: &mut State,
+    em: &mut Emitter,
+    subscription_id: Uuid,
+    all: bool,
+) -> Result<(), SimError> {
+    let sub = st.subscription(subscription_id)?;
+    let keep = if all {
+        Vec::new()
+    } else {
+        st.product(sub.product_id)?.benefit_ids.clone()
+    };
+    let ids: Vec<Uuid> = st
+        .grants
+        .values()
+        .filter(|g| {
+            g.subscription_id == Some(subscription_id)
+                && g.is_granted()
+                && !keep.contains(&g.benefit_id)
+        })
+        .map(|g| g.id)
+        .collect();
+    for id in ids {
+        let stamp = st.clock.stamp();
+        let snapshot = match st.grants.get_mut(&id) {
+            Some(g) => {
+                g.revoked_at = Some(stamp);
+                g.modified_at = stamp;
+                g.clone()
+            }
+            None => continue,
+        };
+        let data = render::grant(st, &snapshot);
+        em.emit(st, "benefit_grant.revoked", data);
+        em.touch(snapshot.customer_id);
+    }
+    Ok(())
+}
+
+/// A refund request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefundRequest {
+    pub order_id: Uuid,
+    /// Minor units; the whole refundable amount when absent.
+    pub amount: Option<i64>,
+    #[serde(default = "default_reason")]
+    pub reason: String,
+    #[serde(default)]
+    pub revoke_benefits: bool,
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
+fn default_reason() -> String {
+    "customer_request".to_owned()
+}
+
+pub const REFUND_REASONS: &[&str] = &[
+    "duplicate",
+    "fraudulent",
+    "customer_request",
+    "service_disruption",
+    "satisfaction_guarantee",
+    "other",
+];
+
+/// Refunds (part of) an order: `refund.created`, `order.updated`, `order.refunded`; with
+/// `revoke_benefits`, the order's subscription is revoked too.
+pub fn refund(st: &mut State, em: &mut Emitter, req: RefundRequest) -> Result<Uuid, SimError> {
+    if !REFUND_REASONS.contains(&req.reason.as_str()) {
+        return Err(SimError::invalid(
+            "reason",
+            format!("unknown refund reason {:?}", req.reason),
+        ));
+    }
+    let order = st.order(req.order_id)?.clone();
+    if order.status == OrderStatus::Pending {
+        return Err(SimError::conflict(
+            "order_not_paid",
+            "the order is not paid",
+        ));
+    }
+    let refundable = order.subtotal() - order.refunded_amount;
+    if refundable <= 0 {
+        return Err(SimError::conflict(
+            "RefundedAlready",
+            "Order is already fully refunded.",
+        ));
+    }
+    let amount = req.amount.unwrap_or(refundable);
+    if amount <= 0 {
+        return Err(SimError::invalid(
+            "amount",
+            "Input should be greater than 0",
+        ));
+    }
+    if amount > refundable {
+        return Err(SimError::invalid(
+            "amount",
+            format!("Refund amount {amount} exceeds the refundable amount {refundable}."),
+        ));
+    }
+    let stamp = st.clock.stamp();
+    let refund = Refund {
+        id: Uuid::new_v4(),
+        created_at: stamp,
+        modified_at: stamp,
+        reason: req.reason,
+        amount,
+        currency: order.currency.clone(),
+        order_id: order.id,
+        subscription_id: order.subscription_id,
+        customer_id: order.customer_id,
+        revoke_benefits: req.revoke_benefits,
+        metadata: req.metadata,
+    };
+    let refund_id = refund.id;
+    let data = render::refund(st, &refund);
+    st.refunds.insert(refund_id, refund);
+    em.emit(st, "refund.created", data);
+
+    let stamp = st.clock.stamp();
+    let snapshot = {
+        let o = st
+            .orders
+            .get_mut(&order.id)
+            .ok_or_else(|| SimError::not_found_id("order", order.id))?;
+        o.refunded_amount += amount;
+        o.status = if o.refunded_amount >= o.subtotal() {
+            OrderStatus::Refunded
+        } else {
+            OrderStatus::PartiallyRefunded
+        };
+        o.modified_at = stamp;
+        o.clone()
+    };
+    let data = render::order(st, &snapshot);
+    em.emit_all(st, &["order.updated", "order.refunded"], &data);
+    em.touch(order.customer_id);
+
+    if req.revoke_benefits
+        && let Some(sub_id) = order.subscription_id
+        && st
+            .subscription(sub_id)
+            .is_ok_and(|s| !s.status.is_revoked())
+    {
+        subscriptions::revoke(st, em, sub_id, None)?;
+    }
+    Ok(refund_id)
+}
+
+/// A checkout session request (`CheckoutProductsCreate`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewCheckout {
+    pub products: Vec<Uuid>,
+    pub customer_id: Option<Uuid>,
+    pub external_customer_id: Option<String>,
+    pub customer_email: Option<String>,
+    pub customer_name: Option<String>,
+    pub success_url: Option<String>,
+    pub return_url: Option<String>,
+    #[serde(default)]
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub customer_metadata: Metadata,
+    #[serde(default = "yes")]
+    pub allow_trial: bool,
+    /// `day`, `week`, `month` or `year`.
+    pub trial_interval: Option<String>,
+    pub trial_interval_count: Option<u32>,
+}
+
+/// A checkout trial in days (months and years counted as 30 and 365 days).
+fn trial_days(interval: Option<&str>, count: Option<u32>) -> Result<Option<u32>, SimError> {
+    let per = match interval {
+        None => return Ok(None),
+        Some("day") => 1,
+        Some("week") => 7,
+        Some("month") => 30,
+        Some("year") => 365,
+        Some(_) => {
+            return Err(SimError::invalid(
+                "trial_interval",
+                "Input should be 'day', 'week', 'month' or 'year'",
+            ));
+        }
+    };
+    Ok(Some(count.unwrap_or(1).saturating_mul(per)))
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub fn create_checkout(
+    st: &mut State,
+    em: &mut Emitter,
+    new: NewCheckout,
+) -> Result<Uuid, SimError> {
+    let Some(&first) = new.products.first() else {
+        return Err(SimError::invalid(
+            "products",
+            "List should have at least 1 item after validation, not 0",
+        ));
+    };
+    for (i, id) in new.products.iter().enumerate() {
+        let p = st.products.get(id).filter(|p| !p.is_archived);
+        if p.is_none() {
+            return Err(SimError::invalid(
+                format!("products.{i}"),
+                "Product does not exist.",
+            ));
+        }
+    }
+    if let Some(cid) = new.customer_id {
+        st.customer(cid)
+            .map_err(|_| SimError::invalid("customer_id", "Customer does not exist."))?;
+    }
+    let trial_days = trial_days(new.trial_interval.as_deref(), new.trial_interval_count)?;
+    let id = Uuid::new_v4();
+    let created_at = st.clock.stamp();
+    let client_secret = format!("polar_c_{}", random_token(48));
+    let success_url = new
+        .success_url
+        .unwrap_or_else(|| format!("{}/checkout/{}/confirmation", st.base_url, client_secret))
+        .replace("{CHECKOUT_ID}", &id.to_string());
+    let checkout = Checkout {
+        id,
+        created_at,
+        modified_at: None,
+        status: CheckoutStatus::Open,
+        client_secret,
+        expires_at: created_at + Duration::hours(24),
+        success_url,
+        return_url: new.return_url,
+        product_ids: new.products,
+        product_id: first,
+        customer_id: new.customer_id,
+        external_customer_id: new.external_customer_id,
+        customer_email: new.customer_email,
+        customer_name: new.customer_name,
+        metadata: new.metadata,
+        customer_metadata: new.customer_metadata,
+        allow_trial: new.allow_trial,
+        trial_days,
+        subscription_id: None,
+    };
+    let data = render::checkout(st, &checkout);
+    st.checkouts.insert(id, checkout);
+    em.emit(st, "checkout.created", data);
+    Ok(id)
+}
+
+/// The buyer pays: `checkout.updated` (confirmed), the customer (created if needed), the
+/// subscription with its order and grants, then `checkout.updated` (succeeded).
+pub fn complete_checkout(
+    st: &mut State,
+    em: &mut Emitter,
+    id: Uuid,
+    product: Option<Uuid>,
+) -> Result<Uuid, SimError> {
+    let checkout = st
+        .checkouts
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| SimError::not_found_id("checkout", id))?;
+    if checkout.status != CheckoutStatus::Open {
+        return Err(SimError::conflict(
+            "checkout_not_open",
+            format!("checkout {id} is {}", checkout.status.as_str()),
+        ));
+    }
+    let product_id = product.unwrap_or(checkout.product_id);
+    if !checkout.product_ids.contains(&product_id) {
+        return Err(SimError::invalid(
+            "product",
+            "the product is not offered by this checkout",
+        ));
+    }
+    set_checkout_status(st, em, id, CheckoutStatus::Confirmed, None)?;
+
+    let customer_id = match (checkout.customer_id, &checkout.external_customer_id) {
+        (Some(cid), _) => cid,
+        (None, Some(ext)) => match st.customer_by_external_id(ext) {
+            Some(c) => c.id,
+            None => customers::create(
+                st,
+                em,
+                customers::NewCustomer {
+                    external_id: Some(ext.clone()),
+                    email: checkout.customer_email.clone(),
+                    name: checkout.customer_name.clone(),
+                    metadata: checkout.customer_metadata.clone(),
+                },
+            )?,
+        },
+        (None, None) => {
+            let email = checkout.customer_email.clone().unwrap_or_else(|| {
+                format!(
+                    "buyer-{}@example.com",
+                    id.simple().to_string().chars().take(8).collect::<String>()
+                )
+            });
+            match st
+                .customers
+                .values()
+                .find(|c| c.deleted_at.is_none() && c.email == email)
+            {
+                Some(c) => c.id,
+                None => customers::create(
+                    st,
+                    em,
+                    customers::NewCustomer {
+                        external_id: None,
+                        email: Some(email),
+                        name: checkout.customer_name.clone(),
+                        metadata: checkout.customer_metadata.clone(),
+                    },
+                )?,
+            }
+        }
+    };
+    let trial_days = if checkout.allow_trial {
+        checkout.trial_days.or(st.product(product_id)?.trial_days)
+    } else {
+        None
+    };
+    let sub = subscriptions::start(
+        st,
+        em,
+        subscriptions::Start {
+            customer_id,
+            product_id,
+            trial_days,
+            checkout_id: Some(id),
+            metadata: checkout.metadata.clone(),
+        },
+    )?;
+    if let Some(c) = st.checkouts.get_mut(&id) {
+        c.customer_id = Some(customer_id);
+        c.product_id = product_id;
+    }
+    set_checkout_status(st, em, id, CheckoutStatus::Succeeded, Some(sub))?;
+    Ok(sub)
+}
+
+fn set_checkout_status(
+    st: &mut State,
+    em: &mut Emitter,
+    id: Uuid,
+    status: CheckoutStatus,
+    subscription_id: Option<Uuid>,
+) -> Result<(), SimError> {
+    let stamp = st.clock.stamp();
+    let snapshot = {
+        let c = st
+            .checkouts
+            .get_mut(&id)
+            .ok_or_else(|| SimError::not_found_id("checkout", id))?;
+        c.status = status;
+        c.modified_at = Some(stamp);
+        if subscription_id.is_some() {
+            c.subscription_id = subscription_id;
+        }
+        c.clone()
+    };
+    let data = render::checkout(st, &snapshot);
+    let event = if status == CheckoutStatus::Expired {
+        "checkout.expired"
+    } else {
+        "checkout.updated"
+    };
+    em.emit(st, event, data);
+    Ok(())
+}
+
+/// Expires open checkouts whose `expires_at` has passed.
+pub fn expire_checkouts(st: &mut State, em: &mut Emitter) -> Result<(), SimError> {
+    let now = st.clock.now();
+    let due: Vec<Uuid> = st
+        .checkouts
+        .values()
+        .filter(|c| c.status == CheckoutStatus::Open && c.expires_at <= now)
+        .map(|c| c.id)
+        .collect();
+    for id in due {
+        set_checkout_status(st, em, id, CheckoutStatus::Expired, None)?;
+    }
+    Ok(())
+}
+
+/// A customer portal session (no webhook).
+pub fn create_session(
+    st: &mut State,
+    customer_id: Uuid,
+    return_url: Option<String>,
+) -> Result<Uuid, SimError> {
+    st.customer(customer_id)?;
+    let created_at = st.clock.stamp();
+    let session = CustomerSession {
+        id: Uuid::new_v4(),
+        created_at,
+        token: format!("polar_cst_{}", random_token(43)),
+        expires_at: created_at + Duration::hours(1),
+        return_url,
+        customer_id,
+    };
+    let id = session.id;
+    st.sessions.insert(id, session);
+    Ok(id)
+}
+
+/// A random alphanumeric token, like Polar's secrets.
+pub fn random_token(len: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}

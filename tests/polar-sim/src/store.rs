@@ -1,0 +1,195 @@
+//! The simulator's whole state: one organization's objects and the simulated clock.
+//!
+//! Everything lives behind one mutex (see `Sim`), so an operation and the webhooks it emits see
+//! one consistent picture. Lookups here accept the references people type: a UUID, a customer's
+//! `external_id`, or a product's plan key (its `plan` metadata) or name.
+
+use std::collections::{BTreeMap, HashSet};
+
+use uuid::Uuid;
+
+use crate::clock::SimClock;
+use crate::error::SimError;
+use crate::model::{
+    Benefit, BenefitGrant, Checkout, Customer, CustomerMeter, CustomerSession, Meter, Order,
+    Product, Refund, Subscription, UsageEvent,
+};
+
+#[derive(Debug)]
+pub struct State {
+    pub clock: SimClock,
+    pub organization_id: Uuid,
+    /// Where the simulator is reachable, for checkout and portal URLs.
+    pub base_url: String,
+    pub products: BTreeMap<Uuid, Product>,
+    pub benefits: BTreeMap<Uuid, Benefit>,
+    pub meters: BTreeMap<Uuid, Meter>,
+    pub customers: BTreeMap<Uuid, Customer>,
+    pub subscriptions: BTreeMap<Uuid, Subscription>,
+    pub orders: BTreeMap<Uuid, Order>,
+    pub refunds: BTreeMap<Uuid, Refund>,
+    pub grants: BTreeMap<Uuid, BenefitGrant>,
+    pub checkouts: BTreeMap<Uuid, Checkout>,
+    pub sessions: BTreeMap<Uuid, CustomerSession>,
+    pub customer_meters: BTreeMap<Uuid, CustomerMeter>,
+    pub usage_events: Vec<UsageEvent>,
+    /// `external_id`s of ingested events: Polar skips repeats per organization.
+    pub usage_external_ids: HashSet<String>,
+    invoice_seq: u64,
+}
+
+impl State {
+    pub fn new(clock: SimClock, base_url: String) -> Self {
+        Self {
+            clock,
+            organization_id: Uuid::new_v4(),
+            base_url,
+            products: BTreeMap::new(),
+            benefits: BTreeMap::new(),
+            meters: BTreeMap::new(),
+            customers: BTreeMap::new(),
+            subscriptions: BTreeMap::new(),
+            orders: BTreeMap::new(),
+            refunds: BTreeMap::new(),
+            grants: BTreeMap::new(),
+            checkouts: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            customer_meters: BTreeMap::new(),
+            usage_events: Vec::new(),
+            usage_external_ids: HashSet::new(),
+            invoice_seq: 0,
+        }
+    }
+
+    /// The next invoice number, Polar style (`SIM-0001`).
+    pub fn next_invoice_number(&mut self) -> String {
+        self.invoice_seq += 1;
+        format!("SIM-{:04}", self.invoice_seq)
+    }
+
+    /// A live (not deleted) customer by id.
+    pub fn customer(&self, id: Uuid) -> Result<&Customer, SimError> {
+        self.customers
+            .get(&id)
+            .filter(|c| c.deleted_at.is_none())
+            .ok_or_else(|| SimError::not_found_id("customer", id))
+    }
+
+    /// A live customer by its `external_id`.
+    pub fn customer_by_external_id(&self, external_id: &str) -> Option<&Customer> {
+        self.customers
+            .values()
+            .find(|c| c.deleted_at.is_none() && c.external_id.as_deref() == Some(external_id))
+    }
+
+    /// A live customer by UUID or `external_id`.
+    pub fn resolve_customer(&self, reference: &str) -> Result<Uuid, SimError> {
+        if let Ok(id) = Uuid::parse_str(reference)
+            && let Ok(c) = self.customer(id)
+        {
+            return Ok(c.id);
+        }
+        self.customer_by_external_id(reference)
+            .map(|c| c.id)
+            .ok_or_else(|| SimError::not_found("customer", reference))
+    }
+
+    /// A product by UUID, `plan` metadata value, or name (case-insensitive).
+    pub fn resolve_product(&self, reference: &str) -> Result<Uuid, SimError> {
+        if let Ok(id) = Uuid::parse_str(reference)
+            && self.products.contains_key(&id)
+        {
+            return Ok(id);
+        }
+        let by_plan = self.products.values().find(|p| {
+            !p.is_archived && p.metadata.get("plan").and_then(|v| v.as_str()) == Some(reference)
+        });
+        by_plan
+            .or_else(|| {
+                self.products
+                    .values()
+                    .find(|p| p.name.eq_ignore_ascii_case(reference))
+            })
+            .map(|p| p.id)
+            .ok_or_else(|| SimError::not_found("product", reference))
+    }
+
+    pub fn product(&self, id: Uuid) -> Result<&Product, SimError> {
+        self.products
+            .get(&id)
+            .ok_or_else(|| SimError::not_found_id("product", id))
+    }
+
+    pub fn subscription(&self, id: Uuid) -> Result<&Subscription, SimError> {
+        self.subscriptions
+            .get(&id)
+            .ok_or_else(|| SimError::not_found_id("subscription", id))
+    }
+
+    pub fn subscription_mut(&mut self, id: Uuid) -> Result<&mut Subscription, SimError> {
+        self.subscriptions
+            .get_mut(&id)
+            .ok_or_else(|| SimError::not_found_id("subscription", id))
+    }
+
+    pub fn order(&self, id: Uuid) -> Result<&Order, SimError> {
+        self.orders
+            .get(&id)
+            .ok_or_else(|| SimError::not_found_id("order", id))
+    }
+
+    /// A subscription by UUID, or the most recent one that has not ended of a customer
+    /// (given by UUID or `external_id`).
+    pub fn resolve_subscription(&self, reference: &str) -> Result<Uuid, SimError> {
+        if let Ok(id) = Uuid::parse_str(reference)
+            && self.subscriptions.contains_key(&id)
+        {
+            return Ok(id);
+        }
+        let customer = self
+            .resolve_customer(reference)
+            .map_err(|_| SimError::not_found("subscription", reference))?;
+        self.subscriptions
+            .values()
+            .filter(|s| s.customer_id == customer && !s.status.is_revoked())
+            .max_by_key(|s| s.created_at)
+            .map(|s| s.id)
+            .ok_or_else(|| SimError::not_found("subscription", format!("of customer {reference}")))
+    }
+
+    /// An order by UUID, or the latest order of a customer or of a subscription.
+    pub fn resolve_order(&self, reference: &str) -> Result<Uuid, SimError> {
+        if let Ok(id) = Uuid::parse_str(reference) {
+            if self.orders.contains_key(&id) {
+                return Ok(id);
+            }
+            if self.subscriptions.contains_key(&id) {
+                return self.latest_order(|o| o.subscription_id == Some(id), reference);
+            }
+        }
+        let customer = self
+            .resolve_customer(reference)
+            .map_err(|_| SimError::not_found("order", reference))?;
+        self.latest_order(|o| o.customer_id == customer, reference)
+    }
+
+    fn latest_order(
+        &self,
+        keep: impl Fn(&Order) -> bool,
+        reference: &str,
+    ) -> Result<Uuid, SimError> {
+        self.orders
+            .values()
+            .filter(|o| keep(o))
+            .max_by_key(|o| o.created_at)
+            .map(|o| o.id)
+            .ok_or_else(|| SimError::not_found("order", format!("of {reference}")))
+    }
+
+    /// The customer's `external_id`, kept on deleted customers too (as Polar's payloads do).
+    pub fn external_id_of(&self, customer_id: Uuid) -> Option<&str> {
+        self.customers
+            .get(&customer_id)
+            .and_then(|c| c.external_id.as_deref())
+    }
+}
