@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 pub(crate) const DAY_MS: i64 = 86_400_000;
@@ -44,7 +44,7 @@ impl Timestamp {
     /// ISO-8601 with exactly three fractional digits, as `Date.prototype.toISOString` writes.
     pub fn to_iso(self) -> String {
         match self.to_datetime() {
-            Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
             None => self.0.to_string(),
         }
     }

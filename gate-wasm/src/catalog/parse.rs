@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use toml::Value;
+use serde_json::Value;
 
 use super::{
     Catalog, CatalogError, Feature, FeatureType, OnStale, Overage, Plan, PlanLimit, Reset,
@@ -52,7 +52,7 @@ struct RawPlan {
 }
 
 pub(super) fn parse(text: &str) -> Result<Catalog, CatalogError> {
-    let raw: RawCatalog = toml::from_str(text)
+    let raw: RawCatalog = basic_toml::from_str(text)
         .map_err(|e| CatalogError::InvalidToml(e.to_string().trim().to_owned()))?;
 
     let features = raw
@@ -204,12 +204,12 @@ fn plan_limit(
     };
     if feature.kind == FeatureType::Boolean {
         return match value {
-            Value::Boolean(true) => Ok(Some(PlanLimit {
+            Value::Bool(true) => Ok(Some(PlanLimit {
                 limit: Allowance::Enabled,
                 overage: Overage::Block,
                 warn_at: None,
             })),
-            Value::Boolean(false) => Ok(None),
+            Value::Bool(false) => Ok(None),
             other => Err(invalid(format!(
                 "`{}` is a boolean feature: write true or false, not {}",
                 feature.key,
@@ -217,7 +217,7 @@ fn plan_limit(
             ))),
         };
     }
-    let Value::Table(table) = value else {
+    let Value::Object(table) = value else {
         let limit = quantity(place, feature, value)?;
         return Ok(Some(PlanLimit {
             limit: Allowance::Units(limit),
@@ -262,15 +262,7 @@ fn plan_limit(
         match table.get("warn_at") {
             None => None,
             Some(v) => {
-                let ratio = match v {
-                    Value::Float(f) => Some(*f),
-                    #[expect(
-                        clippy::cast_precision_loss,
-                        reason = "only 0 and 1 are valid integers"
-                    )]
-                    Value::Integer(i) => Some(*i as f64),
-                    _ => None,
-                };
+                let ratio = v.as_f64();
                 Some(ratio.and_then(WarnAt::from_ratio).ok_or_else(|| {
                     CatalogError::InvalidLimit {
                         place: format!("{place}.warn_at"),
@@ -292,10 +284,10 @@ fn plan_limit(
 /// A gauge or metered limit: a whole number, a size, or `"unlimited"`.
 fn quantity(place: &str, feature: &Feature, value: &Value) -> Result<Limit, CatalogError> {
     match value {
-        Value::Integer(n) => {
-            u64::try_from(*n)
+        Value::Number(n) if n.is_i64() || n.is_u64() => {
+            n.as_u64()
                 .map(Limit::Finite)
-                .map_err(|_| CatalogError::InvalidLimit {
+                .ok_or_else(|| CatalogError::InvalidLimit {
                     place: place.to_owned(),
                     problem: format!("{n} is negative: a limit is a whole number of units"),
                 })
@@ -349,11 +341,10 @@ fn metadata_text(value: &Value) -> String {
 fn describe(value: &Value) -> String {
     match value {
         Value::String(s) => format!("\"{s}\""),
-        Value::Integer(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Boolean(b) => b.to_string(),
-        Value::Datetime(d) => d.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "nothing".to_owned(),
         Value::Array(_) => "a list".to_owned(),
-        Value::Table(_) => "a table".to_owned(),
+        Value::Object(_) => "a table".to_owned(),
     }
 }
