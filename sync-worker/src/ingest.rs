@@ -53,7 +53,7 @@ impl Outcome {
 }
 
 /// Stores and applies one verified delivery (steps 1–3 above).
-#[tracing::instrument(skip_all, fields(webhook_id, event_type = %event.event_type))]
+#[tracing::instrument(skip_all, fields(webhook_id = %webhook_id, event_type = %event.event_type))]
 pub async fn receive(
     pool: &PgPool,
     catalog: &Catalog,

@@ -33,10 +33,41 @@ pub fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
 }
 
-/// A uniquely named database, dropped by [`TestApp::finish`].
+/// A uniquely named database, dropped when the test ends (passed or failed).
 pub struct TestDatabase {
     pub name: String,
     pub url: String,
+    dropped: bool,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        // A failed test unwinds here, inside its runtime: drop the database from a thread.
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(drop_database(&name));
+        })
+        .join();
+    }
+}
+
+async fn drop_database(name: &str) {
+    let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
 }
 
 impl TestDatabase {
@@ -52,20 +83,16 @@ impl TestDatabase {
             .await
             .unwrap();
         let url = format!("{}/{name}", server_url());
-        Self { name, url }
+        Self {
+            name,
+            url,
+            dropped: false,
+        }
     }
 
-    pub async fn drop_now(&self) {
-        let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
-            .await
-            .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    pub async fn drop_now(&mut self) {
+        drop_database(&self.name).await;
+        self.dropped = true;
     }
 }
 
