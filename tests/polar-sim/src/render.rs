@@ -139,6 +139,7 @@ fn checkout_product(st: &State, p: &Product) -> Value {
                 "description": b.description,
                 "selectable": true,
                 "deletable": true,
+                "is_deleted": false,
                 "organization_id": st.organization_id,
             })
         })

@@ -78,6 +78,12 @@ pub enum Action {
         #[serde(default)]
         direct: bool,
     },
+    /// Opens a checkout (as `POST /v1/checkouts/` would) and leaves it for the buyer.
+    OpenCheckout {
+        product: String,
+        /// The buyer's `external_id`, linked when the checkout completes.
+        external_customer_id: Option<String>,
+    },
     /// Completes an open checkout as if the buyer paid.
     CompleteCheckout {
         checkout: Uuid,
@@ -170,6 +176,7 @@ enum Subject {
     Customer(Uuid),
     Subscription(Uuid),
     Refund(Uuid),
+    Checkout(Uuid),
     Clock,
     Usage(Uuid),
 }
@@ -189,6 +196,10 @@ pub(crate) fn run(st: &mut State, em: &mut Emitter, action: Action) -> Result<Va
             .refunds
             .get(&id)
             .map_or(Value::Null, |r| render::refund(st, r)),
+        Subject::Checkout(id) => st
+            .checkouts
+            .get(&id)
+            .map_or(Value::Null, |c| render::checkout(st, c)),
         Subject::Usage(id) => st
             .customers
             .get(&id)
@@ -269,6 +280,18 @@ fn apply(st: &mut State, em: &mut Emitter, action: Action) -> Result<Subject, Si
             };
             let checkout_id = billing::create_checkout(st, em, checkout)?;
             billing::complete_checkout(st, em, checkout_id, None).map(Subject::Subscription)
+        }
+        Action::OpenCheckout {
+            product,
+            external_customer_id,
+        } => {
+            let product_id = st.resolve_product(&product)?;
+            let new = billing::NewCheckout {
+                products: vec![product_id],
+                external_customer_id,
+                ..billing::NewCheckout::default()
+            };
+            billing::create_checkout(st, em, new).map(Subject::Checkout)
         }
         Action::CompleteCheckout { checkout, product } => {
             let product = product.map(|p| st.resolve_product(&p)).transpose()?;

@@ -147,6 +147,8 @@ impl Shared {
     }
 
     pub(crate) fn count_request(&self, method: &str, route: &str) {
+        // Both spellings of a list path are one route.
+        let route = route.strip_suffix('/').unwrap_or(route);
         *lock(&self.requests)
             .entry(format!("{method} {route}"))
             .or_default() += 1;
