@@ -20,18 +20,22 @@ const crate = join(here, "..");
 const js = join(crate, "js");
 const pkg = join(crate, "pkg");
 
-function run(command, args, options = {}) {
-  console.log(`$ ${command} ${args.join(" ")}`);
-  return execFileSync(command, args, { cwd: crate, stdio: "inherit", ...options });
-}
-
-function output(command, args) {
-  return execFileSync(command, args, { cwd: crate, encoding: "utf8" });
-}
-
 function fail(message) {
   console.error(`build: ${message}`);
   process.exit(1);
+}
+
+function run(command, args) {
+  console.log(`$ ${command} ${args.join(" ")}`);
+  try {
+    execFileSync(command, args, { cwd: crate, stdio: "inherit" });
+  } catch (err) {
+    fail(`${command} failed${err.status === null ? ` (${err.code ?? err.signal})` : ` with exit status ${err.status}`}`);
+  }
+}
+
+function output(command, args) {
+  return execFileSync(command, args, { cwd: crate, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
 }
 
 // Where cargo puts its output (honours CARGO_TARGET_DIR) and the crate's version.
