@@ -97,6 +97,14 @@ function describe(value) {
   return typeof value === "object" ? "an object" : typeof value;
 }
 
+// Stands in for a released wasm object, so later use fails with a clear error.
+function released(what) {
+  const fail = () => {
+    throw new GateError("freed", `this ${what} was freed with free() and cannot be used`);
+  };
+  return { free() {}, buildSnapshot: fail, check: fail, resolve: fail };
+}
+
 // Guards the constructors: instances come from `Catalog.parse` and `Gate.fromSnapshot` only.
 const internal = Symbol("internal");
 
@@ -132,6 +140,7 @@ export class Catalog {
   /** Releases the catalog's wasm memory now instead of when it is garbage-collected. */
   free() {
     this.#wasm.free();
+    this.#wasm = released("Catalog");
   }
 }
 
@@ -230,6 +239,7 @@ export class Gate {
   /** Releases the gate's wasm memory now instead of when it is garbage-collected. */
   free() {
     this.#wasm.free();
+    this.#wasm = released("Gate");
   }
 
   #resolve(feature, what) {

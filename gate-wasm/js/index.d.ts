@@ -239,6 +239,7 @@ export type GateErrorCode =
   | "invalid_argument"
   | "invalid_module"
   | "not_initialized"
+  | "freed"
   | (string & {});
 
 /** Every error the package throws: `code` is stable, `message` names the problem. */
@@ -253,7 +254,7 @@ export declare class Catalog {
   private constructor();
   /** Parses and validates the catalog's TOML text; throws a `GateError` naming the place. */
   static parse(toml: string): Catalog;
-  /** Releases the catalog's memory now rather than at garbage collection. */
+  /** Releases the catalog's memory now rather than at garbage collection; later use throws `freed`. */
   free(): void;
 }
 
@@ -269,6 +270,6 @@ export declare class Gate {
   check(feature: string, amount?: number, now?: Instant): Decision;
   /** Checks each request independently against the same snapshot and `now`. */
   checkMany(requests: readonly CheckRequest[], now?: Instant): Decision[];
-  /** Releases the gate's memory now rather than at garbage collection. */
+  /** Releases the gate's memory now rather than at garbage collection; later use throws `freed`. */
   free(): void;
 }

@@ -250,6 +250,19 @@ describe("check", () => {
   });
 });
 
+describe("free", () => {
+  test("a freed Gate or Catalog refuses further use with code freed", () => {
+    const spare = Gate.fromSnapshot(snapshot);
+    spare.free();
+    spare.free(); // twice is harmless
+    assertGateError(() => spare.check("projects", 1, at), "freed", /Gate/);
+    const spareCatalog = Catalog.parse(seedCatalog);
+    spareCatalog.free();
+    assertGateError(() => buildSnapshot(spareCatalog, freeAccount(), at), "freed", /Catalog/);
+    assert.equal(gate.check("projects", 1, at).allowed, true);
+  });
+});
+
 describe("checkMany", () => {
   test("answers each request independently at one now", () => {
     const decisions = gate.checkMany(
