@@ -26,7 +26,7 @@ pub struct Isolate {
     pub snapshots: SnapshotCache,
     /// Key hash → (customer, when read); `None` records a key KV does not know.
     pub keys: HashMap<String, (Option<String>, i64)>,
-    /// Token → identity, until the token expires.
+    /// SHA-256 hex of a token → its identity, until the token expires.
     pub tokens: HashMap<String, TokenIdentity>,
     /// The issuer's keys and when they were fetched.
     pub jwks: Option<(Rc<KeySet>, i64)>,

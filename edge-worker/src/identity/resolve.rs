@@ -61,7 +61,9 @@ async fn api_key_customer(key: &str, env: &Env, config: &Config) -> Result<Strin
 async fn token_customer(token: &str, config: &JwtConfig) -> Result<String, IdentityError> {
     let now = isolate::now_ms();
     let now_secs = now / 1000;
-    if let Some(id) = isolate::with(|s| s.tokens.get(token).cloned())
+    // Keyed by the token's hash: bounded memory per entry, whatever the token's size.
+    let token_hash = key_hash(token);
+    if let Some(id) = isolate::with(|s| s.tokens.get(&token_hash).cloned())
         && now_secs < id.expires_at
     {
         return Ok(id.customer);
@@ -84,7 +86,7 @@ async fn token_customer(token: &str, config: &JwtConfig) -> Result<String, Ident
         other => other?,
     };
     let identity = verified.validate(config, now_secs)?;
-    isolate::with(|s| bounded_insert(&mut s.tokens, token.to_owned(), identity.clone()));
+    isolate::with(|s| bounded_insert(&mut s.tokens, token_hash, identity.clone()));
     Ok(identity.customer)
 }
 

@@ -33,8 +33,8 @@ pub async fn load(customer: &str, env: &Env, ctx: &Context, config: &Config) -> 
     match freshness {
         Some(Freshness::Fresh) => Availability::Current,
         Some(Freshness::Revalidate) => {
-            if isolate::with(|s| s.snapshots.start_refresh(customer))
-                && let Ok(kv) = env.kv(KV_BINDING)
+            if let Ok(kv) = env.kv(KV_BINDING)
+                && isolate::with(|s| s.snapshots.start_refresh(customer))
             {
                 let (customer, ttl) = (customer.to_owned(), config.kv_cache_ttl);
                 ctx.wait_until(async move {
