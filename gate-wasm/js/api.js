@@ -87,6 +87,15 @@ function units(amount, what) {
   );
 }
 
+/** JSON text of a caller's object; what JSON cannot hold (a BigInt, a cycle) is that input's error. */
+function toJson(value, code, what) {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    throw new GateError(code, `${what} cannot be written as JSON: ${err.message}`);
+  }
+}
+
 function describe(value) {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
@@ -159,7 +168,7 @@ export function buildSnapshot(catalog, account, now) {
     );
   }
   const at = instant(now, "buildSnapshot");
-  const json = JSON.stringify(account);
+  const json = toJson(account, "invalid_account", "buildSnapshot: the account");
   return JSON.parse(engine(() => catalogWasm(catalog).buildSnapshot(json, at)));
 }
 
@@ -191,7 +200,7 @@ export class Gate {
     if (typeof snapshot === "string") {
       json = snapshot;
     } else if (typeof snapshot === "object" && snapshot !== null && !Array.isArray(snapshot)) {
-      json = JSON.stringify(snapshot);
+      json = toJson(snapshot, "invalid_snapshot", "Gate.fromSnapshot: the snapshot");
     } else {
       throw new GateError(
         "invalid_snapshot",

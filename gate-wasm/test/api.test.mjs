@@ -71,6 +71,11 @@ describe("buildSnapshot", () => {
       () => buildSnapshot(catalog, { customer: "u", usage: { api_calls: -1 } }),
       "invalid_account",
     );
+    assertGateError(
+      () => buildSnapshot(catalog, { customer: "u", usage: { api_calls: 1n } }),
+      "invalid_account",
+      /JSON/,
+    );
   });
 
   test("refuses something that is not a Catalog", () => {
