@@ -150,6 +150,14 @@ pub enum Action {
         #[serde(default = "one")]
         count: u32,
     },
+    /// Adds `customers` customers (`{prefix}{n}`), each with an active subscription to
+    /// `product`, as state Polar already had: never sends webhooks. For benchmarks.
+    Populate {
+        customers: u32,
+        product: String,
+        #[serde(default = "bulk_prefix")]
+        prefix: String,
+    },
     /// Changes a subscription's facts directly, never with a webhook.
     DriftSubscription {
         subscription: String,
@@ -162,6 +170,10 @@ pub enum Action {
 
 fn one() -> u32 {
     1
+}
+
+fn bulk_prefix() -> String {
+    "user_bulk_".to_owned()
 }
 
 /// What a scenario did: its main object (as Polar renders it) and the webhooks it emitted.
@@ -179,6 +191,7 @@ enum Subject {
     Checkout(Uuid),
     Clock,
     Usage(Uuid),
+    Count(u32),
 }
 
 pub(crate) fn run(st: &mut State, em: &mut Emitter, action: Action) -> Result<Value, SimError> {
@@ -204,6 +217,7 @@ pub(crate) fn run(st: &mut State, em: &mut Emitter, action: Action) -> Result<Va
             .customers
             .get(&id)
             .map_or(Value::Null, |c| render::customer_state(st, c)),
+        Subject::Count(n) => serde_json::json!({ "created": n }),
         Subject::Clock => serde_json::json!({ "now": crate::clock::polar_time(st.clock.now()) }),
     })
 }
@@ -392,6 +406,27 @@ fn apply(st: &mut State, em: &mut Emitter, action: Action) -> Result<Subject, Si
                 })
                 .collect();
             usage::ingest(st, em, events).map(|_| Subject::Usage(id))
+        }
+        Action::Populate {
+            customers: count,
+            product,
+            prefix,
+        } => {
+            let product_id = st.resolve_product(&product)?;
+            let quiet = &mut Emitter::silent();
+            for n in 0..count {
+                let customer_id =
+                    customers::create(st, quiet, new_customer(&format!("{prefix}{n}")))?;
+                let start = subscriptions::Start {
+                    customer_id,
+                    product_id,
+                    trial_days: None,
+                    checkout_id: None,
+                    metadata: Metadata::new(),
+                };
+                subscriptions::start(st, quiet, start)?;
+            }
+            Ok(Subject::Count(count))
         }
         Action::DriftSubscription {
             subscription,

@@ -4,7 +4,7 @@
 //! one consistent picture. Lookups here accept the references people type: a UUID, a customer's
 //! `external_id`, or a product's plan key (its `plan` metadata) or name.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use uuid::Uuid;
 
@@ -25,10 +25,16 @@ pub struct State {
     pub benefits: BTreeMap<Uuid, Benefit>,
     pub meters: BTreeMap<Uuid, Meter>,
     pub customers: BTreeMap<Uuid, Customer>,
+    /// Live customers by `external_id` (a deleted customer's id is free for reuse, as in Polar).
+    external_ids: HashMap<String, Uuid>,
+    /// Customers by lower-cased email; entries may be stale and are checked on use.
+    emails: HashMap<String, Uuid>,
     pub subscriptions: BTreeMap<Uuid, Subscription>,
     pub orders: BTreeMap<Uuid, Order>,
     pub refunds: BTreeMap<Uuid, Refund>,
     pub grants: BTreeMap<Uuid, BenefitGrant>,
+    /// Grant ids by subscription, so lifecycle steps need not scan every grant.
+    grants_by_subscription: HashMap<Uuid, Vec<Uuid>>,
     pub checkouts: BTreeMap<Uuid, Checkout>,
     pub sessions: BTreeMap<Uuid, CustomerSession>,
     pub customer_meters: BTreeMap<Uuid, CustomerMeter>,
@@ -48,10 +54,13 @@ impl State {
             benefits: BTreeMap::new(),
             meters: BTreeMap::new(),
             customers: BTreeMap::new(),
+            external_ids: HashMap::new(),
+            emails: HashMap::new(),
             subscriptions: BTreeMap::new(),
             orders: BTreeMap::new(),
             refunds: BTreeMap::new(),
             grants: BTreeMap::new(),
+            grants_by_subscription: HashMap::new(),
             checkouts: BTreeMap::new(),
             sessions: BTreeMap::new(),
             customer_meters: BTreeMap::new(),
@@ -77,9 +86,39 @@ impl State {
 
     /// A live customer by its `external_id`.
     pub fn customer_by_external_id(&self, external_id: &str) -> Option<&Customer> {
-        self.customers
-            .values()
-            .find(|c| c.deleted_at.is_none() && c.external_id.as_deref() == Some(external_id))
+        self.external_ids
+            .get(external_id)
+            .and_then(|id| self.customers.get(id))
+            .filter(|c| c.deleted_at.is_none())
+    }
+
+    /// Whether a live customer other than `except` has this email (case-insensitive).
+    pub fn email_taken(&self, email: &str, except: Option<Uuid>) -> bool {
+        self.emails
+            .get(&email.to_lowercase())
+            .and_then(|id| self.customers.get(id))
+            .is_some_and(|c| {
+                c.deleted_at.is_none()
+                    && Some(c.id) != except
+                    && c.email.eq_ignore_ascii_case(email)
+            })
+    }
+
+    /// Keeps the `external_id` and email indexes in step with a customer after a change.
+    pub fn index_customer(&mut self, id: Uuid) {
+        let Some(c) = self.customers.get(&id) else {
+            return;
+        };
+        if c.deleted_at.is_none() {
+            self.emails.insert(c.email.to_lowercase(), id);
+        }
+        if let Some(ext) = c.external_id.clone() {
+            if c.deleted_at.is_none() {
+                self.external_ids.insert(ext, id);
+            } else if self.external_ids.get(&ext) == Some(&id) {
+                self.external_ids.remove(&ext);
+            }
+        }
     }
 
     /// A live customer by UUID or `external_id`.
@@ -184,6 +223,25 @@ impl State {
             .max_by_key(|o| o.created_at)
             .map(|o| o.id)
             .ok_or_else(|| SimError::not_found("order", format!("of {reference}")))
+    }
+
+    /// Adds a grant.
+    pub fn insert_grant(&mut self, grant: BenefitGrant) {
+        if let Some(sub) = grant.subscription_id {
+            self.grants_by_subscription
+                .entry(sub)
+                .or_default()
+                .push(grant.id);
+        }
+        self.grants.insert(grant.id, grant);
+    }
+
+    /// The ids of a subscription's grants.
+    pub fn grants_of(&self, subscription_id: Uuid) -> Vec<Uuid> {
+        self.grants_by_subscription
+            .get(&subscription_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The customer's `external_id`, kept on deleted customers too (as Polar's payloads do).

@@ -10,6 +10,7 @@
 
 mod polar_sim {
     pub mod api;
+    pub mod cli;
     pub mod fidelity;
     pub mod lifecycle;
     pub mod support;

@@ -70,13 +70,18 @@ pub fn create_order(
         metadata,
         next_payment_attempt_at: None,
     };
-    let data = render::order(st, &order);
     st.orders.insert(id, order);
-    em.emit(st, "order.created", data);
+    em.emit(st, "order.created", |st| order_json(st, id));
     if pay {
         pay_order(st, em, id)?;
     }
     Ok(id)
+}
+
+fn order_json(st: &State, id: Uuid) -> serde_json::Value {
+    st.orders
+        .get(&id)
+        .map_or(serde_json::Value::Null, |o| render::order(st, o))
 }
 
 /// A successful payment: `order.updated` then `order.paid`.
@@ -96,8 +101,9 @@ pub fn pay_order(st: &mut State, em: &mut Emitter, id: Uuid) -> Result<(), SimEr
     order.next_payment_attempt_at = None;
     order.modified_at = stamp;
     let snapshot = order.clone();
-    let data = render::order(st, &snapshot);
-    em.emit_all(st, &["order.updated", "order.paid"], &data);
+    em.emit_all(st, &["order.updated", "order.paid"], |st| {
+        render::order(st, &snapshot)
+    });
     em.touch(snapshot.customer_id);
     Ok(())
 }
@@ -111,13 +117,15 @@ pub fn grant_benefits(
     let sub = st.subscription(subscription_id)?;
     let (customer_id, product_id) = (sub.customer_id, sub.product_id);
     let benefits = st.product(product_id)?.benefit_ids.clone();
+    let held: Vec<Uuid> = st
+        .grants_of(subscription_id)
+        .iter()
+        .filter_map(|id| st.grants.get(id))
+        .filter(|g| g.is_granted())
+        .map(|g| g.benefit_id)
+        .collect();
     for benefit_id in benefits {
-        let held = st.grants.values().any(|g| {
-            g.subscription_id == Some(subscription_id)
-                && g.benefit_id == benefit_id
-                && g.is_granted()
-        });
-        if held {
+        if held.contains(&benefit_id) {
             continue;
         }
         let stamp = st.clock.stamp();
@@ -132,9 +140,11 @@ pub fn grant_benefits(
             customer_id,
             benefit_id,
         };
-        let data = render::grant(st, &grant);
-        st.grants.insert(grant.id, grant);
-        em.emit(st, "benefit_grant.created", data);
+        let snapshot = grant.clone();
+        st.insert_grant(grant);
+        em.emit(st, "benefit_grant.created", |st| {
+            render::grant(st, &snapshot)
+        });
     }
     em.touch(customer_id);
     Ok(())
@@ -155,14 +165,13 @@ pub fn revoke_benefits(
         st.product(sub.product_id)?.benefit_ids.clone()
     };
     let ids: Vec<Uuid> = st
-        .grants
-        .values()
-        .filter(|g| {
-            g.subscription_id == Some(subscription_id)
-                && g.is_granted()
-                && !keep.contains(&g.benefit_id)
+        .grants_of(subscription_id)
+        .into_iter()
+        .filter(|id| {
+            st.grants
+                .get(id)
+                .is_some_and(|g| g.is_granted() && !keep.contains(&g.benefit_id))
         })
-        .map(|g| g.id)
         .collect();
     for id in ids {
         let stamp = st.clock.stamp();
@@ -174,8 +183,9 @@ pub fn revoke_benefits(
             }
             None => continue,
         };
-        let data = render::grant(st, &snapshot);
-        em.emit(st, "benefit_grant.revoked", data);
+        em.emit(st, "benefit_grant.revoked", |st| {
+            render::grant(st, &snapshot)
+        });
         em.touch(snapshot.customer_id);
     }
     Ok(())
@@ -259,9 +269,9 @@ pub fn refund(st: &mut State, em: &mut Emitter, req: RefundRequest) -> Result<Uu
         metadata: req.metadata,
     };
     let refund_id = refund.id;
-    let data = render::refund(st, &refund);
+    let snapshot = refund.clone();
     st.refunds.insert(refund_id, refund);
-    em.emit(st, "refund.created", data);
+    em.emit(st, "refund.created", |st| render::refund(st, &snapshot));
 
     let stamp = st.clock.stamp();
     let snapshot = {
@@ -278,8 +288,9 @@ pub fn refund(st: &mut State, em: &mut Emitter, req: RefundRequest) -> Result<Uu
         o.modified_at = stamp;
         o.clone()
     };
-    let data = render::order(st, &snapshot);
-    em.emit_all(st, &["order.updated", "order.refunded"], &data);
+    em.emit_all(st, &["order.updated", "order.refunded"], |st| {
+        render::order(st, &snapshot)
+    });
     em.touch(order.customer_id);
 
     if req.revoke_benefits
@@ -389,9 +400,9 @@ pub fn create_checkout(
         trial_days,
         subscription_id: None,
     };
-    let data = render::checkout(st, &checkout);
+    let snapshot = checkout.clone();
     st.checkouts.insert(id, checkout);
-    em.emit(st, "checkout.created", data);
+    em.emit(st, "checkout.created", |st| render::checkout(st, &snapshot));
     Ok(id)
 }
 
@@ -508,13 +519,12 @@ fn set_checkout_status(
         }
         c.clone()
     };
-    let data = render::checkout(st, &snapshot);
     let event = if status == CheckoutStatus::Expired {
         "checkout.expired"
     } else {
         "checkout.updated"
     };
-    em.emit(st, event, data);
+    em.emit(st, event, |st| render::checkout(st, &snapshot));
     Ok(())
 }
 

@@ -51,7 +51,7 @@ pub fn create(st: &mut State, em: &mut Emitter, new: NewCustomer) -> Result<Uuid
             ));
         }
     }
-    if email_taken(st, &email, None) {
+    if st.email_taken(&email, None) {
         return Err(SimError::invalid(
             "email",
             "A customer with this email address already exists.",
@@ -69,9 +69,10 @@ pub fn create(st: &mut State, em: &mut Emitter, new: NewCustomer) -> Result<Uuid
         metadata: new.metadata,
         deleted_at: None,
     };
-    let data = render::customer(st, &customer);
+    let snapshot = customer.clone();
     st.customers.insert(id, customer);
-    em.emit(st, "customer.created", data);
+    st.index_customer(id);
+    em.emit(st, "customer.created", |st| render::customer(st, &snapshot));
     em.touch(id);
     Ok(id)
 }
@@ -85,7 +86,7 @@ pub fn update(
     let current = st.customer(id)?.clone();
     if let Some(email) = &patch.email {
         validate_email(email)?;
-        if email_taken(st, email, Some(id)) {
+        if st.email_taken(email, Some(id)) {
             return Err(SimError::invalid(
                 "email",
                 "A customer with this email address already exists.",
@@ -129,8 +130,8 @@ pub fn update(
         c.modified_at = Some(stamp);
         c.clone()
     };
-    let data = render::customer(st, &data);
-    em.emit(st, "customer.updated", data);
+    st.index_customer(id);
+    em.emit(st, "customer.updated", |st| render::customer(st, &data));
     em.touch(id);
     Ok(())
 }
@@ -157,8 +158,8 @@ pub fn delete(st: &mut State, em: &mut Emitter, id: Uuid) -> Result<(), SimError
         c.modified_at = Some(stamp);
         c.clone()
     };
-    let data = render::customer(st, &snapshot);
-    em.emit(st, "customer.deleted", data);
+    st.index_customer(id);
+    em.emit(st, "customer.deleted", |st| render::customer(st, &snapshot));
     em.touch(id);
     Ok(())
 }
@@ -175,10 +176,4 @@ fn validate_email(email: &str) -> Result<(), SimError> {
             "value is not a valid email address",
         ))
     }
-}
-
-fn email_taken(st: &State, email: &str, except: Option<Uuid>) -> bool {
-    st.customers.values().any(|c| {
-        c.deleted_at.is_none() && Some(c.id) != except && c.email.eq_ignore_ascii_case(email)
-    })
 }

@@ -49,30 +49,37 @@ impl Emitter {
         }
     }
 
-    /// Records `event_type` with `data`, stamped now.
-    pub fn emit(&mut self, st: &mut State, event_type: &str, data: Value) {
-        if self.silent {
-            return;
-        }
-        let timestamp = st.clock.stamp();
-        self.events.push(Emitted {
-            event_type: event_type.to_owned(),
-            timestamp,
-            data,
-        });
+    /// Records `event_type`, stamped now, with `data` rendered from the state as it is now.
+    /// A silent emitter renders nothing.
+    pub fn emit(&mut self, st: &mut State, event_type: &str, data: impl FnOnce(&State) -> Value) {
+        self.emit_all(st, &[event_type], data);
     }
 
     /// Records several events that carry the same snapshot (e.g. `subscription.updated` and
     /// `subscription.canceled`).
-    pub fn emit_all(&mut self, st: &mut State, event_types: &[&str], data: &Value) {
+    pub fn emit_all(
+        &mut self,
+        st: &mut State,
+        event_types: &[&str],
+        data: impl FnOnce(&State) -> Value,
+    ) {
+        if self.silent {
+            return;
+        }
+        let data = data(st);
         for t in event_types {
-            self.emit(st, t, data.clone());
+            let timestamp = st.clock.stamp();
+            self.events.push(Emitted {
+                event_type: (*t).to_owned(),
+                timestamp,
+                data: data.clone(),
+            });
         }
     }
 
     /// Marks a customer whose state changed.
     pub fn touch(&mut self, customer_id: Uuid) {
-        if !self.touched.contains(&customer_id) {
+        if !self.silent && !self.touched.contains(&customer_id) {
             self.touched.push(customer_id);
         }
     }
@@ -80,9 +87,12 @@ impl Emitter {
     /// Appends `customer.state_changed` for each touched customer and returns the events.
     pub fn finish(mut self, st: &mut State) -> Vec<Emitted> {
         for id in std::mem::take(&mut self.touched) {
-            if let Some(c) = st.customers.get(&id) {
-                let data = render::customer_state(st, c);
-                self.emit(st, "customer.state_changed", data);
+            if st.customers.contains_key(&id) {
+                self.emit(st, "customer.state_changed", |st| {
+                    st.customers
+                        .get(&id)
+                        .map_or(Value::Null, |c| render::customer_state(st, c))
+                });
             }
         }
         self.events

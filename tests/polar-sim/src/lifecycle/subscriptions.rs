@@ -65,10 +65,12 @@ pub enum Payment {
 const FIRST_RETRY_DAYS: i64 = 2;
 
 fn emit_sub(st: &mut State, em: &mut Emitter, id: Uuid, events: &[&str]) -> Result<(), SimError> {
-    let sub = st.subscription(id)?;
-    let customer_id = sub.customer_id;
-    let data = render::subscription(st, sub);
-    em.emit_all(st, events, &data);
+    let customer_id = st.subscription(id)?.customer_id;
+    em.emit_all(st, events, |st| {
+        st.subscriptions
+            .get(&id)
+            .map_or(serde_json::Value::Null, |s| render::subscription(st, s))
+    });
     em.touch(customer_id);
     Ok(())
 }

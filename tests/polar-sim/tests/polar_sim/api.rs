@@ -504,3 +504,35 @@ async fn requests_are_counted_per_route() {
     sim.reset_request_counts();
     assert!(sim.request_counts().is_empty());
 }
+
+#[tokio::test]
+async fn paging_through_n_objects_takes_n_over_100_requests() {
+    let sim = start(SimConfig {
+        seed_catalog: true,
+        ..config()
+    })
+    .await;
+    let out = sim
+        .run(Action::Populate {
+            customers: 250,
+            product: "premium".into(),
+            prefix: "user_bulk_".into(),
+        })
+        .unwrap();
+    assert!(out.events.is_empty(), "populating sends no webhooks");
+    let api = Api::new(&sim);
+    let mut seen = 0;
+    let mut page = 1;
+    loop {
+        let body = api
+            .ok(&format!("/v1/subscriptions/?limit=100&page={page}"))
+            .await;
+        seen += body["items"].as_array().unwrap().len();
+        if page >= body["pagination"]["max_page"].as_u64().unwrap() {
+            break;
+        }
+        page += 1;
+    }
+    assert_eq!(seen, 250);
+    assert_eq!(sim.request_counts().get("GET /v1/subscriptions"), Some(&3));
+}
