@@ -226,8 +226,11 @@ async fn gated(
     if let Some(period) = answer.count_in {
         match &result {
             Ok(response) if response.status_code() < 500 => {
-                let event = usage_queue::event(&customer, feature, amount, now_ms);
-                ctx.wait_until(usage_queue::send(env.clone(), event));
+                usage_queue::record(
+                    env,
+                    ctx,
+                    usage_queue::event(&customer, feature, amount, now_ms),
+                );
             }
             _ => {
                 with_entry(&customer, |e| e.usage.release(feature, period, amount));

@@ -13,6 +13,7 @@ use worker::Env;
 use crate::config::{Config, ConfigError};
 use crate::identity::jwks::KeySet;
 use crate::identity::jwt::TokenIdentity;
+use crate::metering::UsageEvent;
 use crate::store::cache::SnapshotCache;
 
 /// How long an API-key lookup (found or not) is trusted; revocations take this long, plus
@@ -32,6 +33,10 @@ pub struct Isolate {
     pub jwks: Option<(Rc<KeySet>, i64)>,
     /// When the keys were last fetched because a token named an unknown key.
     pub jwks_refetched_at: Option<i64>,
+    /// Usage events waiting to be sent to the queue as one batch.
+    pub usage_outbox: Vec<UsageEvent>,
+    /// Whether a request's `wait_until` will send the outbox.
+    pub usage_flush_scheduled: bool,
 }
 
 thread_local! {

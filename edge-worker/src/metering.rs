@@ -8,8 +8,9 @@
 //! revision (whose `used` includes what was ingested) and with each new period.
 //!
 //! **To the sync worker.** Every allowed metered request becomes a [`UsageEvent`] with a unique
-//! id, sent to a Cloudflare Queue. The queue's consumer (this Worker) posts each batch it is
-//! given to the sync worker's `POST /v1/usage`; anything but a 2xx retries the whole batch
+//! id. The isolate gathers events for a few milliseconds and sends them to a Cloudflare Queue
+//! in one batch, after the answers have gone out. The queue's consumer (this Worker) posts each
+//! batch it is given to the sync worker's `POST /v1/usage`; anything but a 2xx retries the whole batch
 //! later, so nothing is lost while the sync worker is down, and the sync worker's
 //! de-duplication by (customer, id) makes a redelivered event count once.
 

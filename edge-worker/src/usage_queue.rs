@@ -1,14 +1,26 @@
-//! The usage queue: producing one event per allowed metered request, and consuming batches
-//! into the sync worker's `POST /v1/usage` (see `metering` for the guarantees).
+//! The usage queue: producing one event per allowed metered request, sent in batches, and
+//! consuming batches into the sync worker's `POST /v1/usage` (see `metering` for the
+//! guarantees).
+
+use std::time::Duration;
 
 use wasm_bindgen::prelude::wasm_bindgen;
-use worker::{Env, Fetch, Headers, MessageBatch, Method, RequestInit, Url};
+use worker::{Context, Delay, Env, Fetch, Headers, MessageBatch, Method, Queue, RequestInit, Url};
 
 use crate::config::Config;
+use crate::isolate;
 use crate::metering::{Delivery, UsageBatch, UsageEvent};
 
 /// Binding of the usage queue's producer.
 pub const QUEUE_BINDING: &str = "USAGE";
+/// How long events gather in the isolate before they are sent as one batch.
+pub const GATHER_MS: u64 = 50;
+/// The most messages one `sendBatch` takes.
+const MAX_SEND_BATCH: usize = 100;
+/// Retries of a failed `sendBatch` within one flush (after 200, 400, 800 ms).
+const SEND_RETRIES: u32 = 3;
+/// The most events an isolate holds while the queue cannot be reached.
+const OUTBOX_CAPACITY: usize = 10_000;
 
 #[wasm_bindgen]
 extern "C" {
@@ -28,15 +40,71 @@ pub fn event(customer: &str, feature: &str, amount: u64, now_ms: i64) -> UsageEv
     }
 }
 
-/// Enqueues an event. Called through `ctx.wait_until`, after the answer has gone out.
-pub async fn send(env: Env, event: UsageEvent) {
-    let result = match env.queue(QUEUE_BINDING) {
-        Ok(queue) => queue.send(&event).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        worker::console_error!("usage event {} not enqueued: {e}", event.id);
+/// Keeps an event for the next batch sent to the queue. The first event of a batch schedules
+/// its sending (`ctx.wait_until`, so after the answer has gone out); events of the requests
+/// that follow within [`GATHER_MS`] join it, so the queue gets one call per batch rather than
+/// one per request.
+pub fn record(env: &Env, ctx: &Context, event: UsageEvent) {
+    let schedule = isolate::with(|s| {
+        if s.usage_outbox.len() >= OUTBOX_CAPACITY {
+            worker::console_error!("usage outbox full: event {} dropped", event.id);
+            return false;
+        }
+        s.usage_outbox.push(event);
+        !std::mem::replace(&mut s.usage_flush_scheduled, true)
+    });
+    if schedule {
+        ctx.wait_until(flush(env.clone()));
     }
+}
+
+async fn flush(env: Env) {
+    Delay::from(Duration::from_millis(GATHER_MS)).await;
+    let events = isolate::with(|s| {
+        s.usage_flush_scheduled = false;
+        std::mem::take(&mut s.usage_outbox)
+    });
+    let queue = match env.queue(QUEUE_BINDING) {
+        Ok(queue) => queue,
+        Err(e) => {
+            worker::console_error!("usage queue binding {QUEUE_BINDING}: {e}");
+            return restore(events);
+        }
+    };
+    let mut sent = 0;
+    for chunk in events.chunks(MAX_SEND_BATCH) {
+        if let Err(e) = send_with_retries(&queue, chunk).await {
+            worker::console_error!("usage events not enqueued, kept for the next batch: {e}");
+            break;
+        }
+        sent += chunk.len();
+    }
+    restore(events.into_iter().skip(sent).collect());
+}
+
+async fn send_with_retries(queue: &Queue, events: &[UsageEvent]) -> worker::Result<()> {
+    let mut attempt = 0;
+    loop {
+        match queue.send_batch(events.to_vec()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt >= SEND_RETRIES => return Err(e),
+            Err(_) => {
+                attempt += 1;
+                Delay::from(Duration::from_millis(100 << attempt)).await;
+            }
+        }
+    }
+}
+
+/// Puts unsent events back at the head of the outbox; the next request sends them.
+fn restore(mut unsent: Vec<UsageEvent>) {
+    if unsent.is_empty() {
+        return;
+    }
+    isolate::with(|s| {
+        unsent.append(&mut s.usage_outbox);
+        s.usage_outbox = unsent;
+    });
 }
 
 /// Posts a batch to the sync worker: acknowledged on a 2xx, otherwise retried by the queue.
