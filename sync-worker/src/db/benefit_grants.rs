@@ -13,7 +13,8 @@ pub async fn upsert(
     let row = sqlx::query(
         "INSERT INTO benefit_grants (id, customer_id, benefit_id, subscription_id, order_id,
                                      is_granted, is_revoked, version_at, raw)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+         WHERE NOT EXISTS (SELECT 1 FROM benefit_grants WHERE id = $1 AND version_at >= $8)
          ON CONFLICT (id) DO UPDATE SET
              customer_id = excluded.customer_id, benefit_id = excluded.benefit_id,
              subscription_id = excluded.subscription_id, order_id = excluded.order_id,

@@ -12,7 +12,8 @@ pub async fn upsert(
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(
         "INSERT INTO checkouts (id, customer_id, status, version_at, raw)
-         VALUES ($1, $2, $3, $4, $5)
+         SELECT $1, $2, $3, $4, $5
+         WHERE NOT EXISTS (SELECT 1 FROM checkouts WHERE id = $1 AND version_at >= $4)
          ON CONFLICT (id) DO UPDATE SET
              customer_id = excluded.customer_id, status = excluded.status,
              version_at = excluded.version_at, raw = excluded.raw, updated_at = now()

@@ -14,7 +14,12 @@ pub async fn upsert(
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(
         "INSERT INTO customers (id, external_id, email, deleted_at, version_at, raw)
-         VALUES ($1, $2, $3, $4, $5, $6)
+         SELECT $1, $2, $3, $4, $5, $6
+         WHERE NOT EXISTS (
+             SELECT 1 FROM customers
+             WHERE id = $1 AND version_at >= $5
+               AND (deleted_at IS NOT NULL OR $4::timestamptz IS NULL)
+               AND (external_id IS NOT NULL OR $2::text IS NULL))
          ON CONFLICT (id) DO UPDATE SET
              external_id = COALESCE(excluded.external_id, customers.external_id),
              email = CASE WHEN excluded.version_at > customers.version_at

@@ -4,6 +4,11 @@
 //! Polar objects are upserted under one rule: a row is only replaced by a strictly newer
 //! version (`version_at`, the object's `modified_at` or else `created_at`), which makes applying
 //! the same or an older webhook a no-op whatever order deliveries arrive in.
+//!
+//! Each upsert first checks, without locking, that no version as new is stored
+//! (`INSERT … SELECT … WHERE NOT EXISTS`): `ON CONFLICT DO UPDATE` locks the existing row even
+//! when its `WHERE` then declines the update, and the product that every subscription event
+//! embeds would otherwise serialise all deliveries on one row lock.
 
 pub mod audit;
 pub mod benefit_grants;

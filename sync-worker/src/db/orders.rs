@@ -13,7 +13,8 @@ pub async fn upsert(
     let row = sqlx::query(
         "INSERT INTO orders (id, customer_id, subscription_id, product_id, status, billing_reason,
                              currency, total_amount, refunded_amount, version_at, raw)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+         WHERE NOT EXISTS (SELECT 1 FROM orders WHERE id = $1 AND version_at >= $10)
          ON CONFLICT (id) DO UPDATE SET
              customer_id = excluded.customer_id, subscription_id = excluded.subscription_id,
              product_id = excluded.product_id, status = excluded.status,

@@ -12,7 +12,8 @@ pub async fn upsert(
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(
         "INSERT INTO products (id, name, is_archived, version_at, raw)
-         VALUES ($1, $2, $3, $4, $5)
+         SELECT $1, $2, $3, $4, $5
+         WHERE NOT EXISTS (SELECT 1 FROM products WHERE id = $1 AND version_at >= $4)
          ON CONFLICT (id) DO UPDATE SET
              name = excluded.name, is_archived = excluded.is_archived,
              version_at = excluded.version_at, raw = excluded.raw, updated_at = now()

@@ -13,7 +13,8 @@ pub async fn upsert(
     let row = sqlx::query(
         "INSERT INTO refunds (id, order_id, customer_id, subscription_id, status, currency,
                               amount, version_at, raw)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+         WHERE NOT EXISTS (SELECT 1 FROM refunds WHERE id = $1 AND version_at >= $8)
          ON CONFLICT (id) DO UPDATE SET
              order_id = excluded.order_id, customer_id = excluded.customer_id,
              subscription_id = excluded.subscription_id, status = excluded.status,

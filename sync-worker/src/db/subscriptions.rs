@@ -12,7 +12,8 @@ pub async fn upsert(
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(
         "INSERT INTO subscriptions (id, customer_id, product_id, status, version_at, raw)
-         VALUES ($1, $2, $3, $4, $5, $6)
+         SELECT $1, $2, $3, $4, $5, $6
+         WHERE NOT EXISTS (SELECT 1 FROM subscriptions WHERE id = $1 AND version_at >= $5)
          ON CONFLICT (id) DO UPDATE SET
              customer_id = excluded.customer_id, product_id = excluded.product_id,
              status = excluded.status, version_at = excluded.version_at,
