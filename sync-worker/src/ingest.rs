@@ -3,14 +3,17 @@
 //! The algorithm, for one verified delivery:
 //!
 //! 1. In one transaction, insert the delivery keyed by its `webhook-id` with
-//!    `ON CONFLICT DO NOTHING`. No row means a duplicate (an earlier or concurrent delivery of
-//!    the same event won the unique key): commit and answer 2xx without doing anything.
-//! 2. Apply the event inside a savepoint of that transaction. On success the delivery is
-//!    marked `applied` (or `ignored` for a type tollgate does not apply); on failure the
-//!    savepoint is rolled back, leaving only the stored delivery, marked `failed` with its error
-//!    and a time for the next attempt.
-//! 3. Commit, then answer 2xx. A delivery is acknowledged only once it is durably stored, so a
-//!    crash before the commit makes Polar send it again, and one after it loses nothing.
+//!    `ON CONFLICT DO NOTHING`, already marked `applied` (or `ignored` for a type tollgate
+//!    does not apply). No row means a duplicate (an earlier or concurrent delivery of the same
+//!    event holds the unique key): commit and answer 2xx without doing anything.
+//! 2. Apply the event in the same transaction and commit, then answer 2xx. A delivery is
+//!    acknowledged only once it is durably stored, so a crash before the commit makes Polar
+//!    send it again, and one after it loses nothing.
+//! 3. If applying fails, roll everything back and store the delivery alone, marked `failed`
+//!    with its error and a time for the next attempt; answer 2xx (it is ours now).
+//!
+//! The happy path is one transaction with no savepoint and no second write to the delivery's
+//! row, which keeps the ingest latency at a handful of round trips.
 //!
 //! Failed deliveries are retried with exponential backoff by [`crate::jobs::webhook_retry`]
 //! (rows claimed with `FOR UPDATE SKIP LOCKED`, so several replicas share the work) and can be
@@ -53,7 +56,7 @@ impl Outcome {
 }
 
 /// Stores and applies one verified delivery (steps 1–3 above).
-#[tracing::instrument(skip_all, fields(webhook_id = %webhook_id, event_type = %event.event_type))]
+#[tracing::instrument(skip_all, fields(event_type = %event.event_type))]
 pub async fn receive(
     pool: &PgPool,
     catalog: &Catalog,
@@ -62,25 +65,62 @@ pub async fn receive(
     payload: &Value,
     now: DateTime<Utc>,
 ) -> Result<Outcome, sqlx::Error> {
+    let status = if event.object.is_some() {
+        Status::Applied
+    } else {
+        Status::Ignored
+    };
     let mut tx = pool.begin().await?;
-    let Some(id) = db::webhook_events::insert(
+    let inserted = db::webhook_events::insert(
         &mut tx,
         webhook_id,
         &event.event_type,
         event.timestamp,
         payload,
+        status,
+        None,
     )
-    .await?
-    else {
+    .await?;
+    if inserted.is_none() {
         tx.commit().await?;
         return Ok(Outcome::Duplicate);
+    }
+    let error = match apply::apply(&mut tx, catalog, event, now).await {
+        Ok(applied) => {
+            tx.commit().await?;
+            return Ok(outcome_of(applied));
+        }
+        Err(error) => error,
     };
-    let outcome = apply_stored(&mut tx, catalog, id, event, now).await?;
+    tx.rollback().await?;
+    let message = error_chain(&error);
+    tracing::warn!(error = %message, "applying a webhook failed; stored for a retry");
+    let mut tx = pool.begin().await?;
+    let stored = db::webhook_events::insert(
+        &mut tx,
+        webhook_id,
+        &event.event_type,
+        event.timestamp,
+        payload,
+        Status::Failed,
+        Some(&message),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(outcome)
+    // `None`: a concurrent delivery of the same event was stored meanwhile.
+    Ok(stored.map_or(Outcome::Duplicate, |_| Outcome::Deferred))
 }
 
-/// Applies the stored delivery `id` inside a savepoint and records how it went.
+fn outcome_of(applied: Applied) -> Outcome {
+    match applied {
+        Applied::Changed => Outcome::Applied,
+        Applied::Stale => Outcome::Stale,
+        Applied::Ignored => Outcome::Ignored,
+    }
+}
+
+/// Applies the stored delivery `id` again (retries, replays) inside a savepoint of the
+/// caller's transaction, and records how it went.
 pub async fn apply_stored(
     conn: &mut PgConnection,
     catalog: &Catalog,
@@ -92,13 +132,12 @@ pub async fn apply_stored(
     match apply::apply(&mut savepoint, catalog, event, now).await {
         Ok(applied) => {
             savepoint.commit().await?;
-            let (status, outcome) = match applied {
-                Applied::Changed => (Status::Applied, Outcome::Applied),
-                Applied::Stale => (Status::Applied, Outcome::Stale),
-                Applied::Ignored => (Status::Ignored, Outcome::Ignored),
+            let status = match applied {
+                Applied::Ignored => Status::Ignored,
+                Applied::Changed | Applied::Stale => Status::Applied,
             };
             db::webhook_events::mark_done(conn, id, status).await?;
-            Ok(outcome)
+            Ok(outcome_of(applied))
         }
         Err(error) => {
             savepoint.rollback().await?;

@@ -38,19 +38,25 @@ pub struct Row {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// Stores a delivery unless one with this `webhook_id` exists. Returns the new row's id, or
-/// `None` for a duplicate. A concurrent insert of the same id waits for the first to commit
-/// (unique index), so exactly one of them gets a row.
+/// Stores a delivery unless one with this `webhook_id` exists, already marked with the
+/// outcome of its first apply (`status`, and `error` for a failure, retried after 5 s). Returns
+/// the new row's id, or `None` for a duplicate. A concurrent insert of the same id waits for
+/// the first to commit or roll back (unique index), so exactly one of them keeps a row.
 pub async fn insert(
     conn: &mut PgConnection,
     webhook_id: &str,
     event_type: &str,
     event_timestamp: Option<DateTime<Utc>>,
     payload: &Value,
+    status: Status,
+    error: Option<&str>,
 ) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO webhook_events (webhook_id, event_type, event_timestamp, payload)
-         VALUES ($1, $2, $3, $4)
+        "INSERT INTO webhook_events (webhook_id, event_type, event_timestamp, payload, status,
+                                     attempts, last_error, next_attempt_at, applied_at)
+         VALUES ($1, $2, $3, $4, $5, 1, $6,
+                 CASE WHEN $5 = 'failed' THEN now() + interval '5 seconds' END,
+                 CASE WHEN $5 <> 'failed' THEN now() END)
          ON CONFLICT (webhook_id) DO NOTHING
          RETURNING id",
     )
@@ -58,6 +64,8 @@ pub async fn insert(
     .bind(event_type)
     .bind(event_timestamp)
     .bind(payload)
+    .bind(status.as_str())
+    .bind(error)
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|(id,)| id))
