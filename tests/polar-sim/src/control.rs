@@ -29,7 +29,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sim/health", get(|| async { Json(json!({"ok": true})) }))
         .route("/_sim/info", get(info))
         .route("/_sim/scenarios", post(scenario))
-        .route("/_sim/clock", get(clock))
+        .route("/_sim/clock", get(clock).put(set_clock))
         .route("/_sim/clock/advance", post(advance))
         .route(
             "/_sim/webhooks/endpoint",
@@ -137,6 +137,32 @@ async fn advance(
         hours: b.hours,
         seconds: b.seconds,
         to: b.to,
+    };
+    let outcome = sim.run(Scenario {
+        action,
+        silent: b.silent,
+    })?;
+    Ok(Json(json!(outcome)))
+}
+
+#[derive(Debug, Deserialize)]
+struct SetClockBody {
+    now: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    silent: bool,
+}
+
+/// Sets the clock to an instant (forward only: renewals on the way happen, as with advance).
+async fn set_clock(
+    State(sim): State<Arc<Shared>>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ControlError> {
+    let b: SetClockBody = parse(&body)?;
+    let action = Action::Advance {
+        days: 0,
+        hours: 0,
+        seconds: 0,
+        to: Some(b.now),
     };
     let outcome = sim.run(Scenario {
         action,

@@ -105,6 +105,36 @@ struct Common {
 
 #[derive(Debug, Subcommand)]
 enum Step {
+    /// Create a recurring product (with a feature-flag benefit carrying its metadata).
+    Product {
+        #[arg(long)]
+        name: String,
+        /// Price in minor units (cents) per period.
+        #[arg(long)]
+        price: i64,
+        #[arg(long, value_parser = ["day", "week", "month", "year"], default_value = "month")]
+        interval: String,
+        /// The `plan` metadata that selects a catalog plan.
+        #[arg(long)]
+        plan: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Change a product.
+    UpdateProduct {
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        plan: Option<String>,
+        #[arg(long)]
+        archived: Option<bool>,
+        #[arg(long)]
+        price: Option<i64>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Create a customer.
     Customer {
         #[arg(long)]
@@ -389,6 +419,29 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
 
 fn step_body(step: Step) -> anyhow::Result<(Value, bool)> {
     Ok(match step {
+        Step::Product {
+            name,
+            price,
+            interval,
+            plan,
+            common,
+        } => (
+            json!({"action": "create_product", "name": name, "price_amount": price, "interval": interval,
+                   "metadata": plan.map_or_else(|| json!({}), |p| json!({"plan": p}))}),
+            common.silent,
+        ),
+        Step::UpdateProduct {
+            product,
+            name,
+            plan,
+            archived,
+            price,
+            common,
+        } => (
+            json!({"action": "update_product", "product": product, "name": name,
+                   "metadata": plan.map(|p| json!({"plan": p})), "is_archived": archived, "price_amount": price}),
+            common.silent,
+        ),
         Step::Customer {
             external_id,
             email,

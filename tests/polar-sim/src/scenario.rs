@@ -13,9 +13,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::SimError;
+use crate::lifecycle::catalog::{self, ProductPatch};
 use crate::lifecycle::subscriptions::{self, Drift, Payment, Proration};
 use crate::lifecycle::{Emitter, billing, customers, usage};
-use crate::model::{Metadata, SubscriptionStatus};
+use crate::model::{Interval, Metadata, SubscriptionStatus};
 use crate::render;
 use crate::store::State;
 
@@ -52,6 +53,21 @@ impl Scenario {
 #[serde(tag = "action", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Action {
+    /// A new recurring product with a feature-flag benefit carrying its metadata.
+    CreateProduct {
+        name: String,
+        price_amount: i64,
+        #[serde(default = "monthly")]
+        interval: Interval,
+        #[serde(default)]
+        metadata: Metadata,
+    },
+    /// Changes a product (name, description, metadata, archived, price).
+    UpdateProduct {
+        product: String,
+        #[serde(flatten)]
+        patch: ProductPatch,
+    },
     CreateCustomer {
         external_id: Option<String>,
         email: Option<String>,
@@ -172,6 +188,10 @@ fn one() -> u32 {
     1
 }
 
+fn monthly() -> Interval {
+    Interval::Month
+}
+
 fn bulk_prefix() -> String {
     "user_bulk_".to_owned()
 }
@@ -189,6 +209,7 @@ enum Subject {
     Subscription(Uuid),
     Refund(Uuid),
     Checkout(Uuid),
+    Product(Uuid),
     Clock,
     Usage(Uuid),
     Count(u32),
@@ -209,6 +230,10 @@ pub(crate) fn run(st: &mut State, em: &mut Emitter, action: Action) -> Result<Va
             .refunds
             .get(&id)
             .map_or(Value::Null, |r| render::refund(st, r)),
+        Subject::Product(id) => st
+            .products
+            .get(&id)
+            .map_or(Value::Null, |p| render::product(st, p)),
         Subject::Checkout(id) => st
             .checkouts
             .get(&id)
@@ -224,6 +249,19 @@ pub(crate) fn run(st: &mut State, em: &mut Emitter, action: Action) -> Result<Va
 
 fn apply(st: &mut State, em: &mut Emitter, action: Action) -> Result<Subject, SimError> {
     match action {
+        Action::CreateProduct {
+            name,
+            price_amount,
+            interval,
+            metadata,
+        } => {
+            let new = catalog::recurring(&name, price_amount, interval, metadata);
+            catalog::create_product(st, em, new).map(Subject::Product)
+        }
+        Action::UpdateProduct { product, patch } => {
+            let id = st.resolve_product(&product)?;
+            catalog::update_product(st, em, id, patch).map(|()| Subject::Product(id))
+        }
         Action::CreateCustomer {
             external_id,
             email,

@@ -8,6 +8,7 @@
 //! emitter (drift injection) changes the same state and sends nothing.
 
 pub mod billing;
+pub mod catalog;
 pub mod customers;
 pub mod subscriptions;
 pub mod usage;

@@ -337,6 +337,12 @@ async fn first_attempt(inner: &Arc<Inner>, event: Queued) {
                 return;
             }
         }
+        tracing::warn!(
+            webhook_id = %event.webhook_id,
+            event_type = %event.event_type,
+            attempts = inner.config.max_attempts,
+            "webhook delivery failed after every attempt"
+        );
         finish(&inner, &event.webhook_id, Outcome::Failed);
     });
 }

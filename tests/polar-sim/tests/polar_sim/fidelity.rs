@@ -93,6 +93,22 @@ fn drive(sim: &SimHandle) {
         sim.run(a)
             .unwrap_or_else(|e| panic!("scenario failed: {e}"))
     };
+    let mut team = serde_json::Map::new();
+    team.insert("plan".into(), "team".into());
+    run(Action::CreateProduct {
+        name: "Team".into(),
+        price_amount: 9900,
+        interval: polar_sim::model::Interval::Year,
+        metadata: team,
+    });
+    run(Action::UpdateProduct {
+        product: "Team".into(),
+        patch: polar_sim::lifecycle::catalog::ProductPatch {
+            description: Some("For teams".into()),
+            is_archived: Some(true),
+            ..Default::default()
+        },
+    });
     run(Action::Subscribe {
         customer: "user_fid".into(),
         product: "premium".into(),
@@ -274,7 +290,7 @@ async fn every_response_matches_polars_contract() {
         }
     }
 
-    let products = api.ok("/v1/products/").await;
+    let products = api.ok("/v1/products/?is_archived=false").await;
     let product_id = products["items"][0]["id"].as_str().unwrap().to_owned();
     let (status, checkout) = api
         .post(
@@ -374,6 +390,9 @@ async fn every_webhook_payload_matches_polars_contract() {
     }
     contract.assert_clean();
     let expected = [
+        "benefit.created",
+        "product.created",
+        "product.updated",
         "benefit_grant.created",
         "benefit_grant.revoked",
         "checkout.created",

@@ -478,3 +478,53 @@ async fn refused_steps_change_nothing() {
     assert_eq!(api.ok("/v1/subscriptions/?limit=100").await, before);
     assert!(sim.webhook_events().is_empty());
 }
+
+#[tokio::test]
+async fn a_silent_product_change_is_visible_only_through_the_api() {
+    let sim = demo_sim().await;
+    let api = Api::new(&sim);
+    let before = api.ok("/v1/products/?metadata[plan]=premium").await["items"][0].clone();
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("plan".into(), "premium_v2".into());
+    let out = sim
+        .drift(Action::UpdateProduct {
+            product: "premium".into(),
+            patch: polar_sim::lifecycle::catalog::ProductPatch {
+                metadata: Some(metadata),
+                ..Default::default()
+            },
+        })
+        .unwrap();
+    assert!(out.events.is_empty());
+    let after = api
+        .ok(&format!("/v1/products/{}", before["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(after["metadata"]["plan"], "premium_v2");
+    assert!(after["modified_at"].is_string());
+    assert!(sim.webhook_events().is_empty());
+
+    let (_, events) = run(
+        &sim,
+        Action::UpdateProduct {
+            product: before["id"].as_str().unwrap().into(),
+            patch: polar_sim::lifecycle::catalog::ProductPatch {
+                is_archived: Some(true),
+                ..Default::default()
+            },
+        },
+    );
+    assert_eq!(events, ["product.updated"]);
+    let err = sim
+        .run(Action::Subscribe {
+            customer: "user_late".into(),
+            product: before["id"].as_str().unwrap().into(),
+            trial_days: None,
+            direct: true,
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        "invalid_input",
+        "an archived product cannot be bought"
+    );
+}
