@@ -44,6 +44,27 @@ pub enum Command {
     /// Inspect and replay stored Polar webhooks.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Reports as CSV.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Usage of one UTC calendar month per customer and feature: events, units, overage units.
+    Usage(UsageReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsageReportArgs {
+    /// The month, YYYY-MM.
+    #[arg(long)]
+    pub month: crate::usage::report::Month,
+    /// Write the CSV to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +117,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Snapshot(args) => snapshot(&args).await,
         Command::Webhooks(WebhooksCommand::List(args)) => list(&args).await,
         Command::Webhooks(WebhooksCommand::Replay(args)) => replay(&args).await,
+        Command::Report(ReportCommand::Usage(args)) => usage_report(&args).await,
     }
 }
 
@@ -180,6 +202,29 @@ async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     }
     if missing {
         bail!("some webhooks were not found");
+    }
+    Ok(())
+}
+
+async fn usage_report(args: &UsageReportArgs) -> anyhow::Result<()> {
+    let pool = app::connect(&args.database.url, 1).await?;
+    let lines = crate::usage::report::lines(&pool, args.month)
+        .await
+        .context("reading usage")?;
+    match &args.out {
+        Some(path) => {
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            );
+            crate::usage::report::write_csv(&mut file, args.month, &lines)?;
+            std::io::Write::flush(&mut file)?;
+            eprintln!("{} lines written to {}", lines.len(), path.display());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            crate::usage::report::write_csv(&mut stdout.lock(), args.month, &lines)?;
+        }
     }
     Ok(())
 }

@@ -23,8 +23,10 @@ pub mod http;
 pub mod ingest;
 pub mod jobs;
 pub mod polar;
+pub mod polar_client;
 pub mod signature;
 pub mod snapshot;
+pub mod usage;
 
 pub use app::{App, StartupError};
 pub use clock::Clock;

@@ -3,7 +3,8 @@
 //! The engine (`tollgate_gate::build_snapshot`) is the only implementation of the plan and
 //! status rules; this module only gathers its input. A customer is the app's user id (Polar's
 //! `external_id`): their subscriptions, each carrying the newest stored version of its product,
-//! and the held benefit grants that name a tollgate feature.
+//! the held benefit grants that name a tollgate feature, the usage counts of the current
+//! periods and the gauge levels ([`crate::usage`]).
 //!
 //! A rebuild takes a per-customer advisory lock for the rest of the transaction, compares the
 //! new snapshot with the current one (`Snapshot::same_entitlements`: when it was issued does not
@@ -47,34 +48,10 @@ pub async fn rebuild(
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, SnapshotError> {
     db::snapshots::lock(conn, external_id).await?;
-    let subscriptions = db::subscriptions::of_customer(conn, external_id)
-        .await?
-        .into_iter()
-        .map(|(mut subscription, product)| {
-            if let (Some(product), Some(fields)) = (product, subscription.as_object_mut()) {
-                fields.insert("product".to_owned(), product);
-            }
-            subscription
-        })
-        .collect::<Vec<_>>();
-    let grants = db::benefit_grants::held_by(conn, external_id)
-        .await?
-        .iter()
-        .filter_map(grant_of)
-        .collect::<Vec<_>>();
     let current = db::snapshots::current(conn, external_id).await?;
     let revision = current.as_ref().map_or(0, |(revision, _)| *revision) + 1;
-
-    let account: Account = serde_json::from_value(json!({
-        "customer": external_id,
-        "subscriptions": subscriptions,
-        "grants": grants,
-        "revision": revision,
-    }))
-    .map_err(|source| SnapshotError::Account {
-        customer: external_id.to_owned(),
-        source,
-    })?;
+    let mut account = account(conn, catalog, external_id, now).await?;
+    account.revision = u64::try_from(revision).unwrap_or_default();
     let snapshot = build_snapshot(catalog, &account, Timestamp::from(now));
     // A stored snapshot this engine cannot read (an older schema) is simply replaced.
     if let Some((_, stored)) = current
@@ -87,6 +64,49 @@ pub async fn rebuild(
     db::snapshots::insert(conn, external_id, revision, &snapshot).await?;
     db::outbox::enqueue(conn, external_id, revision).await?;
     Ok(Some(revision))
+}
+
+/// Everything the engine reads about the customer with `external_id` at `now`: subscriptions,
+/// held grants, the usage counts of the periods current at `now`, and gauge levels.
+pub async fn account(
+    conn: &mut PgConnection,
+    catalog: &Catalog,
+    external_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Account, SnapshotError> {
+    let subscriptions = db::subscriptions::of_customer(conn, external_id).await?;
+    let grants = db::benefit_grants::held_by(conn, external_id).await?;
+    let mut account = base_account(external_id, subscriptions, &grants)?;
+    crate::usage::counts::fill(conn, catalog, &mut account, Timestamp::from(now)).await?;
+    Ok(account)
+}
+
+/// The account of `external_id` from its stored subscriptions (each with the newest stored
+/// version of its product) and held benefit grants, without usage.
+pub fn base_account(
+    external_id: &str,
+    subscriptions: Vec<(Value, Option<Value>)>,
+    grants: &[Value],
+) -> Result<Account, SnapshotError> {
+    let subscriptions = subscriptions
+        .into_iter()
+        .map(|(mut subscription, product)| {
+            if let (Some(product), Some(fields)) = (product, subscription.as_object_mut()) {
+                fields.insert("product".to_owned(), product);
+            }
+            subscription
+        })
+        .collect::<Vec<_>>();
+    let grants = grants.iter().filter_map(grant_of).collect::<Vec<_>>();
+    serde_json::from_value(json!({
+        "customer": external_id,
+        "subscriptions": subscriptions,
+        "grants": grants,
+    }))
+    .map_err(|source| SnapshotError::Account {
+        customer: external_id.to_owned(),
+        source,
+    })
 }
 
 /// Rebuilds the snapshot of the Polar customer `customer_id`, if it has an external id.

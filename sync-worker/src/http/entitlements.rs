@@ -28,6 +28,12 @@ pub struct CheckRequest {
     feature: String,
     #[serde(default = "one")]
     amount: u64,
+    /// Count the amount when allowed, in the same step (metered features).
+    #[serde(default)]
+    consume: bool,
+    /// With `consume`: the caller's id for this use, so a retry counts once.
+    event_id: Option<String>,
+    properties: Option<serde_json::Map<String, Value>>,
 }
 
 fn one() -> u64 {
@@ -53,6 +59,16 @@ pub async fn check(
         return Err(ApiError::InvalidRequest(
             "`feature` must not be empty".to_owned(),
         ));
+    }
+    if request.consume {
+        let request = crate::usage::consume::Consume {
+            customer: request.customer,
+            feature: request.feature,
+            amount: request.amount,
+            event_id: request.event_id.filter(|id| !id.trim().is_empty()),
+            properties: request.properties,
+        };
+        return super::usage::consume(&state, request).await;
     }
     let now = Timestamp::from(state.clock.now());
     let mut conn = state.pool.acquire().await?;

@@ -36,6 +36,13 @@ pub enum ApiError {
     UnknownCustomer(String),
     #[error("the database is not reachable")]
     Unavailable,
+    /// A refusal with its own status and stable code.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -59,6 +66,7 @@ impl ApiError {
             Self::InvalidPayload(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnknownCustomer(_) => StatusCode::NOT_FOUND,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Refused { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +86,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::UnknownCustomer(_) => "unknown_customer",
             Self::Unavailable => "unavailable",
+            Self::Refused { code, .. } => code,
             Self::Internal(_) => "internal",
         }
     }

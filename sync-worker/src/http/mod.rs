@@ -4,6 +4,7 @@ mod auth;
 mod entitlements;
 mod error;
 mod health;
+mod usage;
 mod webhooks;
 
 pub use error::ApiError;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(webhooks)
         .merge(v1)
+        .merge(usage::router(state.clone()))
         .merge(probes)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -34,6 +34,7 @@ pub mod scenario;
 pub mod seed;
 pub mod sim;
 pub mod store;
+pub mod token;
 pub mod webhook;
 
 pub use error::SimError;

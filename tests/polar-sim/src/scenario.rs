@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::SimError;
 use crate::lifecycle::catalog::{self, ProductPatch};
 use crate::lifecycle::subscriptions::{self, Drift, Payment, Proration};
-use crate::lifecycle::{Emitter, billing, customers, usage};
+use crate::lifecycle::{Emitter, billing, checkouts, customers, usage};
 use crate::model::{Interval, Metadata, SubscriptionStatus};
 use crate::render;
 use crate::store::State;
@@ -317,7 +317,7 @@ fn apply(st: &mut State, em: &mut Emitter, action: Action) -> Result<Subject, Si
                 };
                 return subscriptions::start(st, em, start).map(Subject::Subscription);
             }
-            let checkout = billing::NewCheckout {
+            let checkout = checkouts::NewCheckout {
                 products: vec![product_id],
                 customer_id: known,
                 external_customer_id: if known.is_none() {
@@ -328,26 +328,26 @@ fn apply(st: &mut State, em: &mut Emitter, action: Action) -> Result<Subject, Si
                 allow_trial: trial_days.is_some(),
                 trial_interval: trial_days.map(|_| "day".to_owned()),
                 trial_interval_count: trial_days,
-                ..billing::NewCheckout::default()
+                ..checkouts::NewCheckout::default()
             };
-            let checkout_id = billing::create_checkout(st, em, checkout)?;
-            billing::complete_checkout(st, em, checkout_id, None).map(Subject::Subscription)
+            let checkout_id = checkouts::create_checkout(st, em, checkout)?;
+            checkouts::complete_checkout(st, em, checkout_id, None).map(Subject::Subscription)
         }
         Action::OpenCheckout {
             product,
             external_customer_id,
         } => {
             let product_id = st.resolve_product(&product)?;
-            let new = billing::NewCheckout {
+            let new = checkouts::NewCheckout {
                 products: vec![product_id],
                 external_customer_id,
-                ..billing::NewCheckout::default()
+                ..checkouts::NewCheckout::default()
             };
-            billing::create_checkout(st, em, new).map(Subject::Checkout)
+            checkouts::create_checkout(st, em, new).map(Subject::Checkout)
         }
         Action::CompleteCheckout { checkout, product } => {
             let product = product.map(|p| st.resolve_product(&p)).transpose()?;
-            billing::complete_checkout(st, em, checkout, product).map(Subject::Subscription)
+            checkouts::complete_checkout(st, em, checkout, product).map(Subject::Subscription)
         }
         Action::ChangeProduct {
             subscription,

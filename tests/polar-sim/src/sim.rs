@@ -46,10 +46,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            access_token: format!(
-                "polar_oat_sim_{}",
-                crate::lifecycle::billing::random_token(32)
-            ),
+            access_token: format!("polar_oat_sim_{}", crate::token::random_token(32)),
             clock_start: None,
             seed_demo: false,
             seed_catalog: false,

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::query::{Params, SortKey, list as paginate};
 use super::{body, check_metadata, created, path_uuid};
-use crate::lifecycle::billing::{self, NewCheckout};
+use crate::lifecycle::checkouts::{self, NewCheckout};
 use crate::render;
 use crate::sim::Shared;
 
@@ -44,7 +44,7 @@ pub async fn create(State(sim): State<Arc<Shared>>, bytes: Bytes) -> Result<Resp
             ));
         }
     }
-    let id = sim.apply(false, |st, em| billing::create_checkout(st, em, new))?;
+    let id = sim.apply(false, |st, em| checkouts::create_checkout(st, em, new))?;
     sim.read(|st| st.checkouts.get(&id).map(|c| render::checkout(st, c)))
         .map(created)
         .ok_or(ApiError::NotFound)

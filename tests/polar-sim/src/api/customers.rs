@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::query::{Params, SortKey, metadata_matches};
 use super::{body, check_metadata, created, path_uuid};
-use crate::lifecycle::{billing, customers};
+use crate::lifecycle::{checkouts, customers};
 use crate::model::Metadata;
 use crate::render;
 use crate::sim::Shared;
@@ -274,7 +274,7 @@ pub async fn create_session(
         }
     };
     let id = sim.apply(false, |st, _| {
-        billing::create_session(st, customer, b.return_url)
+        checkouts::create_session(st, customer, b.return_url)
     })?;
     let session = sim.read(|st| {
         st.sessions

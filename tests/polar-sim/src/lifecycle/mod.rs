@@ -9,6 +9,7 @@
 
 pub mod billing;
 pub mod catalog;
+pub mod checkouts;
 pub mod customers;
 pub mod subscriptions;
 pub mod usage;

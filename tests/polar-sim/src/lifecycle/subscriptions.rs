@@ -506,7 +506,7 @@ pub fn advance_clock(
         cycles += 1;
     }
     st.clock.set(to);
-    billing::expire_checkouts(st, em)?;
+    super::checkouts::expire_checkouts(st, em)?;
     Ok(cycles)
 }
 

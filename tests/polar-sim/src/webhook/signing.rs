@@ -78,7 +78,7 @@ pub fn sign(key: &[u8], webhook_id: &str, timestamp: i64, body: &str) -> String 
 /// (legacy) or `whsec_` + base64 of 32 random bytes (standard).
 pub fn generate_secret(scheme: SecretScheme) -> String {
     match scheme {
-        SecretScheme::Legacy => format!("whsec_{}", crate::lifecycle::billing::random_token(43)),
+        SecretScheme::Legacy => format!("whsec_{}", crate::token::random_token(43)),
         SecretScheme::Standard => {
             let mut key = [0u8; 32];
             rand::rng().fill_bytes(&mut key);

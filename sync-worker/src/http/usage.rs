@@ -1,0 +1,181 @@
+//! `/v1` usage: `POST /v1/usage` (batches of events), `PUT /v1/gauges/{customer}` (levels),
+//! and the consuming form of `POST /v1/check`.
+//!
+//! A whole request is refused (4xx, nothing stored) only when it cannot be read: malformed
+//! JSON, no `events` array, more than [`MAX_BATCH`] events. Otherwise each event is judged on
+//! its own and the answer lists the refused ones. After a commit, the customers whose usage
+//! changed get their snapshots rebuilt in the background ([`crate::usage::freshness`]).
+
+use super::auth;
+use super::{ApiError, AppState};
+use crate::usage::consume::{self, Consume, Consumed};
+use crate::usage::event::MAX_BATCH;
+use crate::usage::freshness::{self, Changed};
+use crate::usage::{gauges, ingest};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// The largest usage body: 10 000 events with modest properties.
+pub const MAX_USAGE_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/usage", post(ingest_batch))
+        .route("/v1/gauges/{customer}", put(set_gauges))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            auth::require_token,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_USAGE_BODY_BYTES))
+}
+
+#[derive(Debug, Deserialize)]
+struct Batch {
+    events: Vec<Value>,
+}
+
+/// `POST /v1/usage`: `{"events": [...]}` → `{accepted, duplicates, rejected}`.
+#[tracing::instrument(skip_all, fields(events))]
+pub async fn ingest_batch(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ingest::Receipt>, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(MAX_USAGE_BODY_BYTES)
+        } else {
+            ApiError::UnreadableBody(rejection.body_text())
+        }
+    })?;
+    let batch: Batch = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::InvalidJson(format!(
+            "the body must be {{\"events\": [...]}} in JSON: {error}"
+        ))
+    })?;
+    tracing::Span::current().record("events", batch.events.len());
+    if batch.events.len() > MAX_BATCH {
+        return Err(ApiError::Refused {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "batch_too_large",
+            message: format!(
+                "a batch holds at most {MAX_BATCH} events; this one has {}",
+                batch.events.len()
+            ),
+        });
+    }
+    let now = state.clock.now();
+    let receipt = ingest::ingest_raw(&state.pool, &state.catalog, &batch.events, now)
+        .await
+        .map_err(ApiError::internal)?;
+    refresh_later(&state, receipt.changed.clone());
+    tracing::info!(
+        accepted = receipt.accepted,
+        duplicates = receipt.duplicates,
+        rejected = receipt.rejected.len(),
+        "usage batch ingested"
+    );
+    Ok(Json(receipt))
+}
+
+/// `PUT /v1/gauges/{customer}`: `{"projects": 3, ...}` sets those levels.
+#[tracing::instrument(skip_all)]
+pub async fn set_gauges(
+    State(state): State<AppState>,
+    Path(customer): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|rejection| ApiError::UnreadableBody(rejection.body_text()))?;
+    let levels: Map<String, Value> = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::InvalidJson(format!(
+            "the body must be a JSON object of gauge levels such as {{\"projects\": 3}}: {error}"
+        ))
+    })?;
+    if customer.trim().is_empty() || customer.len() > crate::usage::event::MAX_ID_LEN {
+        return Err(ApiError::InvalidRequest(
+            "the customer id must be a non-empty string of at most 255 bytes".to_owned(),
+        ));
+    }
+    if levels.is_empty() {
+        return Err(ApiError::InvalidRequest(
+            "the body names no gauge".to_owned(),
+        ));
+    }
+    let levels =
+        gauges::validate(&state.catalog, &levels).map_err(|refusal| ApiError::Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: refusal.code(),
+            message: refusal.message(),
+        })?;
+    let changed = gauges::set(
+        &state.pool,
+        &state.catalog,
+        &customer,
+        &levels,
+        state.clock.now(),
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    refresh_now(&state, vec![changed]).await;
+    Ok(Json(json!({ "customer": customer, "gauges": levels })))
+}
+
+/// `POST /v1/check` with `"consume": true`: decide and count in one step.
+pub async fn consume(state: &AppState, request: Consume) -> Result<Json<Value>, ApiError> {
+    let outcome = consume::consume(&state.pool, &state.catalog, &request, state.clock.now())
+        .await
+        .map_err(ApiError::internal)?;
+    match outcome {
+        Consumed::Decided { answer, changed } => {
+            refresh_now(state, changed.into_iter().collect()).await;
+            Ok(Json(answer))
+        }
+        Consumed::Replayed(answer) => Ok(Json(answer)),
+        Consumed::NotMetered => Err(ApiError::Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "not_metered",
+            message: format!(
+                "feature `{}` is not metered: only metered features can be consumed",
+                request.feature
+            ),
+        }),
+        Consumed::IdTaken => Err(ApiError::Refused {
+            status: StatusCode::CONFLICT,
+            code: "duplicate_event",
+            message: format!(
+                "event id `{}` of customer `{}` was already counted by a usage event",
+                request.event_id.unwrap_or_default(),
+                request.customer
+            ),
+        }),
+    }
+}
+
+/// Rebuilds the changed customers' snapshots after a batch, off the request's path (a batch
+/// may name thousands of customers). A rebuild that fails or is cut short leaves its mark for
+/// the freshness job.
+fn refresh_later(state: &AppState, changed: Vec<Changed>) {
+    if changed.is_empty() {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move { refresh_now(&state, changed).await });
+}
+
+/// Rebuilds the changed customers' snapshots that are due, before answering: one customer's
+/// `consume` or gauge update is followed by a snapshot that shows it.
+async fn refresh_now(state: &AppState, changed: Vec<Changed>) {
+    let customers: Vec<String> = changed.into_iter().map(|c| c.customer).collect();
+    let now = state.clock.now();
+    if let Err(error) = freshness::refresh(&state.pool, &state.catalog, &customers, now).await {
+        tracing::warn!(
+            error = %crate::ingest::error_chain(&error),
+            "rebuilding snapshots after usage failed; the freshness job will retry"
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! What the engine says a change of usage means: soft limit and limit crossings, and overage.
+//!
+//! Each question is put to the engine itself: a snapshot is built for the customer with the
+//! count before the change, and `Gate::check` answers for the units added. Nothing here
+//! re-derives a limit, a soft-limit ratio or an overage rule.
+
+use tollgate_gate::{
+    Account, Catalog, Decision, Gate, Overage, Timestamp, Warning, build_snapshot,
+};
+
+use super::UsageError;
+
+/// How close a count is to its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Normal,
+    /// At or past `warn_at` of the limit.
+    SoftLimit,
+    /// At or past the limit.
+    Limit,
+}
+
+impl Level {
+    /// The level a decision leaves the count at.
+    pub fn of(decision: &Decision<'_>) -> Level {
+        if !decision.allowed || decision.overage > 0 || decision.remaining == Some(0) {
+            Level::Limit
+        } else if decision.warning == Some(Warning::SoftLimit) {
+            Level::SoftLimit
+        } else {
+            Level::Normal
+        }
+    }
+}
+
+/// What adding `units` of a feature did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effect {
+    pub before: Level,
+    pub after: Level,
+    /// Units beyond the limit, when the plan bills overage (else 0).
+    pub billed_overage: u64,
+}
+
+impl Effect {
+    /// Whether the snapshot should be rebuilt at once rather than coalesced.
+    pub fn crossed(self) -> bool {
+        self.after > self.before
+    }
+}
+
+/// A customer's account compiled for the engine's answers about one feature at one count.
+#[derive(Debug)]
+pub struct Judge {
+    gate: Gate,
+    feature: String,
+    now: Timestamp,
+    bills: bool,
+}
+
+impl Judge {
+    /// The engine's view of `account` with `feature` at `used` units, at `now`.
+    pub fn new(
+        catalog: &Catalog,
+        account: &mut Account,
+        feature: &str,
+        used: u64,
+        now: Timestamp,
+    ) -> Result<Self, UsageError> {
+        account.usage.insert(feature.to_owned(), used);
+        let snapshot = build_snapshot(catalog, account, now);
+        let gate = Gate::new(&snapshot)?;
+        let plan = gate.plan_at(now).key().to_owned();
+        let bills = snapshot
+            .features
+            .get(feature)
+            .and_then(|f| f.plans.get(&plan))
+            .is_some_and(|limit| limit.overage == Overage::Bill);
+        Ok(Self {
+            gate,
+            feature: feature.to_owned(),
+            now,
+            bills,
+        })
+    }
+
+    /// The engine's decision for `units` more.
+    pub fn decide(&self, units: u64) -> Decision<'_> {
+        self.gate.check(&self.feature, units, self.now)
+    }
+
+    /// What adding `units` does.
+    pub fn effect(&self, units: u64) -> Effect {
+        let after = self.decide(units);
+        Effect {
+            before: Level::of(&self.decide(0)),
+            after: Level::of(&after),
+            billed_overage: self.billed(&after),
+        }
+    }
+
+    /// Units of `decision` that Polar bills.
+    pub fn billed(&self, decision: &Decision<'_>) -> u64 {
+        if self.bills && decision.allowed {
+            decision.overage
+        } else {
+            0
+        }
+    }
+
+    /// Splits the billed overage of consecutive additions among them: the i-th share is the
+    /// overage of the first i additions together minus that of the first i − 1.
+    pub fn split(&self, amounts: impl IntoIterator<Item = u64>) -> Vec<u64> {
+        let mut total = 0u64;
+        let mut billed_before = 0u64;
+        amounts
+            .into_iter()
+            .map(|amount| {
+                total = total.saturating_add(amount);
+                let billed = self.billed(&self.decide(total));
+                let share = billed.saturating_sub(billed_before);
+                billed_before = billed;
+                share
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,143 @@
+//! The monthly usage report: per customer and feature, the events and units of one UTC
+//! calendar month, and the units billed as overage — as CSV.
+//!
+//! It reads the de-duplication keys (one row per counted event, by the event's own
+//! timestamp) and the overage outbox, so it shows exactly what was counted and billed. Keys of
+//! the previous month are always kept ([`super::retention`]); older months are complete only
+//! until their keys expire.
+
+use chrono::{DateTime, Months, NaiveDate, Utc};
+use sqlx::PgPool;
+use std::io::Write;
+
+/// A calendar month, `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Month {
+    first: NaiveDate,
+}
+
+impl std::str::FromStr for Month {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d")
+            .ok()
+            .filter(|_| text.trim().len() == 7)
+            .map(|first| Month { first })
+            .ok_or_else(|| format!("`{text}` is not a month such as 2026-11 (YYYY-MM)"))
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.first.format("%Y-%m"))
+    }
+}
+
+impl Month {
+    /// `[start, end)` of the month in UTC.
+    pub fn bounds(self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let start = self
+            .first
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
+        let end = self
+            .first
+            .checked_add_months(Months::new(1))
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map_or(DateTime::<Utc>::MAX_UTC, |d| d.and_utc());
+        (start, end)
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Line {
+    pub customer: String,
+    pub feature: String,
+    pub events: i64,
+    pub units: i64,
+    pub overage_units: i64,
+}
+
+/// The report's lines, by customer then feature.
+pub async fn lines(pool: &PgPool, month: Month) -> Result<Vec<Line>, sqlx::Error> {
+    let (start, end) = month.bounds();
+    sqlx::query_as(
+        "WITH used AS (
+             SELECT customer, feature, count(*) AS events, sum(amount) AS units
+             FROM usage_events WHERE occurred_at >= $1 AND occurred_at < $2
+             GROUP BY customer, feature
+         ), billed AS (
+             SELECT customer, feature, sum(units) AS units
+             FROM overage_outbox WHERE occurred_at >= $1 AND occurred_at < $2
+             GROUP BY customer, feature
+         )
+         SELECT COALESCE(u.customer, b.customer) AS customer,
+                COALESCE(u.feature, b.feature) AS feature,
+                COALESCE(u.events, 0)::int8 AS events,
+                COALESCE(u.units, 0)::int8 AS units,
+                COALESCE(b.units, 0)::int8 AS overage_units
+         FROM used u FULL JOIN billed b USING (customer, feature)
+         ORDER BY 1, 2",
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await
+}
+
+/// Writes `lines` as CSV (RFC 4180) with a header row.
+pub fn write_csv(out: &mut impl Write, month: Month, lines: &[Line]) -> std::io::Result<()> {
+    writeln!(out, "month,customer,feature,events,units,overage_units")?;
+    for line in lines {
+        writeln!(
+            out,
+            "{month},{},{},{},{},{}",
+            field(&line.customer),
+            field(&line.feature),
+            line.events,
+            line.units,
+            line.overage_units
+        )?;
+    }
+    Ok(())
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_parse_strictly_and_csv_fields_are_quoted() {
+        let month: Month = "2026-11".parse().unwrap();
+        assert_eq!(month.to_string(), "2026-11");
+        assert!("2026-13".parse::<Month>().is_err());
+        assert!("2026-1".parse::<Month>().is_err());
+        assert!("november".parse::<Month>().is_err());
+        let mut out = Vec::new();
+        let line = Line {
+            customer: "acme, \"inc\"".into(),
+            feature: "api_calls".into(),
+            events: 2,
+            units: 5,
+            overage_units: 1,
+        };
+        write_csv(&mut out, month, &[line]).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "month,customer,feature,events,units,overage_units\n2026-11,\"acme, \"\"inc\"\"\",api_calls,2,5,1\n"
+        );
+    }
+}
