@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::config::{Config, ConfigError};
@@ -49,14 +50,22 @@ pub fn config(env: &Env) -> Result<Rc<Config>, ConfigError> {
     if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
         return Ok(config);
     }
-    let config = Rc::new(Config::from_lookup(|name| {
-        env.secret(name)
-            .ok()
-            .map(|s| s.to_string())
-            .or_else(|| env.var(name).ok().map(|v| v.to_string()))
-    })?);
+    let config = Rc::new(Config::from_lookup(|name| binding_text(env, name))?);
     CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
     Ok(config)
+}
+
+/// A variable or secret as text. `[vars]` written as TOML tables or arrays reach the Worker as
+/// objects: they are read back as JSON rather than taken for unset, which would silently drop
+/// every route rule.
+fn binding_text(env: &Env, name: &str) -> Option<String> {
+    let value = worker::js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    if value.is_undefined() || value.is_null() {
+        return None;
+    }
+    value
+        .as_string()
+        .or_else(|| worker::js_sys::JSON::stringify(&value).ok()?.as_string())
 }
 
 /// Runs `f` with the isolate's state. `f` must not await.

@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
+use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
-use worker::{Context, Delay, Env, Fetch, Headers, MessageBatch, Method, Queue, RequestInit, Url};
+use worker::{
+    Context, Delay, Env, Fetch, Headers, MessageBatch, MessageExt, Method, Queue, RequestInit, Url,
+};
 
 use crate::config::Config;
 use crate::isolate;
@@ -108,9 +111,29 @@ fn restore(mut unsent: Vec<UsageEvent>) {
 }
 
 /// Posts a batch to the sync worker: acknowledged on a 2xx, otherwise retried by the queue.
+/// A message that is not a usage event can never be delivered: it is logged and acknowledged
+/// rather than retried forever.
 pub async fn deliver(batch: MessageBatch<UsageEvent>, config: &Config) -> worker::Result<()> {
-    let messages = batch.messages()?;
-    let events: Vec<UsageEvent> = messages.iter().map(|m| m.body().clone()).collect();
+    let mut events = Vec::new();
+    let mut messages = Vec::new();
+    for message in batch.raw_iter() {
+        match decode(&message.body()) {
+            Some(event) => {
+                events.push(event);
+                messages.push(message);
+            }
+            None => {
+                worker::console_error!(
+                    "queue message {} is not a usage event: dropped",
+                    message.id()
+                );
+                message.ack();
+            }
+        }
+    }
+    if events.is_empty() {
+        return Ok(());
+    }
     let delivery = match post(&events, config).await {
         Ok(status) => Delivery::from_status(status),
         Err(e) => {
@@ -118,11 +141,18 @@ pub async fn deliver(batch: MessageBatch<UsageEvent>, config: &Config) -> worker
             Delivery::Retry
         }
     };
-    match delivery {
-        Delivery::Ack => batch.ack_all(),
-        Delivery::Retry => batch.retry_all(),
+    for message in &messages {
+        match delivery {
+            Delivery::Ack => message.ack(),
+            Delivery::Retry => message.retry(),
+        }
     }
     Ok(())
+}
+
+fn decode(body: &JsValue) -> Option<UsageEvent> {
+    let text = worker::js_sys::JSON::stringify(body).ok()?.as_string()?;
+    serde_json::from_str(&text).ok()
 }
 
 async fn post(events: &[UsageEvent], config: &Config) -> worker::Result<u16> {

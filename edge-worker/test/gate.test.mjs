@@ -198,3 +198,16 @@ describe("failure policies", () => {
     assert.equal(res.body.failurePolicy, null);
   });
 });
+
+describe("configuration", () => {
+  test("route rules given as a TOML table or array in [vars] are read, not ignored", async () => {
+    // wrangler passes `TOLLGATE_ROUTES = [ { ... } ]` to the Worker as an object, not a string.
+    const objectVars = await startWorker({ TOLLGATE_ORIGIN: origin.url, TOLLGATE_ROUTES: ROUTES });
+    try {
+      const res = await objectVars.fetch("/api/v1/items");
+      assert.equal(res.status, 401, "gated, so credentials are required");
+    } finally {
+      await objectVars.dispose();
+    }
+  });
+});

@@ -324,6 +324,54 @@ mod tests {
         );
     }
 
+    /// A 2048-bit RSA key's JWKS and a token it signed (generated with node:crypto), so
+    /// RS256 is checked against an independent implementation.
+    fn rs256_fixture() -> (KeySet, String) {
+        let fixture: Value = serde_json::from_str(include_str!("testdata/rs256.json")).unwrap();
+        let keys = KeySet::parse(&fixture["jwks"].to_string()).unwrap();
+        (keys, fixture["token"].as_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn a_good_rs256_token_names_its_customer_or_the_configured_claim() {
+        let (keys, token) = rs256_fixture();
+        assert_eq!(identify(&token, &keys).unwrap().customer, "user_rsa");
+        let org = JwtConfig {
+            customer_claim: "org_id".into(),
+            ..config()
+        };
+        let id = UnverifiedJwt::parse(&token)
+            .unwrap()
+            .verify(&keys)
+            .unwrap()
+            .validate(&org, NOW)
+            .unwrap();
+        assert_eq!(id.customer, "org_9");
+    }
+
+    #[test]
+    fn an_rs256_signature_over_other_claims_is_refused() {
+        let (keys, token) = rs256_fixture();
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(
+            json!({"iss": "https://clerk.example.com", "aud": "tollgate", "sub": "admin", "exp": NOW + 60})
+                .to_string(),
+        );
+        parts[1] = &forged;
+        assert_eq!(
+            identify(&parts.join("."), &keys),
+            Err(IdentityError::BadSignature)
+        );
+        // An ES256 header on the RSA key's token finds no key of that algorithm.
+        let es_header = URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "kid": "r1"}).to_string());
+        let mut parts: Vec<&str> = token.split('.').collect();
+        parts[0] = &es_header;
+        assert_eq!(
+            identify(&parts.join("."), &keys),
+            Err(IdentityError::UnknownKey(Some("r1".into())))
+        );
+    }
+
     #[test]
     fn garbage_is_malformed() {
         assert!(matches!(
