@@ -536,3 +536,93 @@ async fn paging_through_n_objects_takes_n_over_100_requests() {
     assert_eq!(seen, 250);
     assert_eq!(sim.request_counts().get("GET /v1/subscriptions"), Some(&3));
 }
+
+#[tokio::test]
+async fn the_control_api_refuses_bad_steps_with_a_code_and_changes_nothing() {
+    let sim = demo_sim().await;
+    let http = reqwest::Client::new();
+    let post = |body: Value| {
+        http.post(format!("{}/_sim/scenarios", sim.base_url()))
+            .json(&body)
+            .send()
+    };
+    for (body, status, code) in [
+        (
+            json!({"action": "cancel", "subscription": "user_nobody"}),
+            404,
+            "not_found",
+        ),
+        (
+            json!({"action": "subscribe", "customer": "user_alice"}),
+            422,
+            "invalid_input",
+        ),
+        (json!({"action": "teleport"}), 422, "invalid_input"),
+        (
+            json!({"action": "recover", "subscription": "user_alice"}),
+            409,
+            "not_past_due",
+        ),
+    ] {
+        let resp = post(body.clone()).await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{body}");
+        let err: Value = resp.json().await.unwrap();
+        assert_eq!(err["code"], code, "{body}");
+        assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    assert!(sim.webhook_events().is_empty());
+
+    let ok: Value = post(json!({"action": "cancel", "subscription": "user_alice", "silent": true}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok["object"]["cancel_at_period_end"], true);
+    assert_eq!(ok["events"], json!([]));
+}
+
+#[tokio::test]
+async fn a_checkout_url_can_be_paid_by_hand() {
+    let sim = demo_sim().await;
+    let api = Api::new(&sim);
+    let product = api.ok("/v1/products/?metadata[plan]=premium").await["items"][0]["id"].clone();
+    let (_, checkout) = api
+        .post(
+            "/v1/checkouts/",
+            json!({"products": [product], "external_customer_id": "user_buyer",
+                   "success_url": "https://app.example.com/thanks?checkout_id={CHECKOUT_ID}"}),
+        )
+        .await;
+    let url = checkout["url"].as_str().unwrap();
+    assert!(url.starts_with(sim.base_url()));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Premium") && page.contains("<form"));
+
+    let paid = http.post(format!("{url}/pay")).send().await.unwrap();
+    assert_eq!(paid.status().as_u16(), 303);
+    let location = paid.headers()["location"].to_str().unwrap();
+    assert_eq!(
+        location,
+        format!(
+            "https://app.example.com/thanks?checkout_id={}",
+            checkout["id"].as_str().unwrap()
+        )
+    );
+    let done = api
+        .ok(&format!(
+            "/v1/checkouts/{}",
+            checkout["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(done["status"], "succeeded");
+    let state = api.ok("/v1/customers/external/user_buyer/state").await;
+    assert_eq!(
+        state["active_subscriptions"][0]["id"],
+        done["subscription_id"]
+    );
+}
