@@ -8,6 +8,7 @@
 //! | `TOLLGATE_UPGRADE_URL` | upgrade link; `{plan}` becomes the suggested plan's key | none |
 //! | `TOLLGATE_JWT_ISSUER`, `TOLLGATE_JWT_AUDIENCE`, `TOLLGATE_JWKS_URL` | OIDC issuer (all three, or none) | JWTs refused |
 //! | `TOLLGATE_JWT_CUSTOMER_CLAIM` | claim holding the customer id | `sub` |
+//! | `TOLLGATE_JWT_COOKIE` | cookie holding the JWT when there is no `Authorization` (Clerk: `__session`) | none |
 //! | `TOLLGATE_JWKS_CACHE_SECONDS` | how long a fetched JWKS is trusted | 600 |
 //! | `TOLLGATE_KV_CACHE_TTL` | `cacheTtl` of snapshot reads, seconds (Cloudflare's minimum is 60) | 60 |
 //! | `TOLLGATE_SNAPSHOT_REFRESH_SECONDS` | age after which a cached snapshot is refreshed in the background | 10 |
@@ -49,6 +50,8 @@ pub struct JwtConfig {
     pub audience: String,
     pub jwks_url: String,
     pub customer_claim: String,
+    /// Cookie that carries the token on same-origin requests.
+    pub cookie: Option<String>,
     pub jwks_cache_ms: i64,
 }
 
@@ -136,6 +139,7 @@ impl Config {
                 audience,
                 jwks_url,
                 customer_claim: get("TOLLGATE_JWT_CUSTOMER_CLAIM").unwrap_or_else(|| "sub".into()),
+                cookie: get("TOLLGATE_JWT_COOKIE"),
                 jwks_cache_ms: millis(seconds("TOLLGATE_JWKS_CACHE_SECONDS", 600)?),
             }),
             (issuer, audience, _) => {

@@ -6,7 +6,7 @@
 //! | `GET /v1/entitlements` | the caller's plan and every feature's Decision for one unit |
 //! | `PUT /_tollgate/snapshots` | the bulk publish endpoint (internal secret) |
 //! | a request a route rule matches | gated: proxied with `X-Tollgate-*` headers, or 402/403 |
-//! | any other request | proxied to the origin untouched |
+//! | any other request, and every `OPTIONS` (CORS preflight) | proxied to the origin untouched |
 //!
 //! `now` of a decision is the time of the request. `GET /v1/check` also takes `now` (epoch ms
 //! or RFC 3339) from callers that present the internal secret (`X-Tollgate-Secret`): the
@@ -49,6 +49,8 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Result<Response
             Err(AppError::MethodNotAllowed(path.to_owned()))
         }
         (_, path) if path.starts_with(INTERNAL_PREFIX) => Err(AppError::NotFound(path.to_owned())),
+        // CORS preflights carry no credentials: the origin answers them, ungated.
+        (Method::Options, _) => crate::proxy::forward(&req, config.origin.as_deref(), &[]).await,
         (_, path) => match config.rules.find(method.as_ref(), path) {
             Some(rule) => gated(&req, rule, &env, &ctx, &config).await,
             None => crate::proxy::forward(&req, config.origin.as_deref(), &[]).await,
@@ -73,7 +75,8 @@ pub fn json_response(body: &Value, status: u16) -> Result<Response, AppError> {
 
 async fn identify(req: &Request, env: &Env, config: &Config) -> Result<String, AppError> {
     let authorization = req.headers().get("Authorization").map_err(internal)?;
-    Ok(resolve::customer(authorization, env, config).await?)
+    let cookie = req.headers().get("Cookie").map_err(internal)?;
+    Ok(resolve::customer(authorization, cookie, env, config).await?)
 }
 
 /// Decides for `customer` from the snapshot in the isolate's cache or KV, falling back on the

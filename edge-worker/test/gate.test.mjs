@@ -108,6 +108,14 @@ describe("gated routes", () => {
     assert.equal(seen.headers["x-tollgate-customer"], undefined, "forged X-Tollgate headers are dropped");
   });
 
+  test("a CORS preflight reaches the origin without credentials", async () => {
+    const res = await worker.fetch("/api/v1/items", { method: "OPTIONS" });
+    assert.equal(res.status, 200);
+    const seen = await res.json();
+    assert.equal(seen.method, "OPTIONS");
+    assert.equal(seen.headers["x-tollgate-plan"], undefined);
+  });
+
   test("GET /v1/entitlements lists the caller's plan and features", async () => {
     const res = await worker.fetch("/v1/entitlements", as(key));
     assert.equal(res.status, 200);

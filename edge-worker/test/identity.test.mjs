@@ -44,6 +44,7 @@ before(async () => {
     TOLLGATE_JWT_ISSUER: ISSUER,
     TOLLGATE_JWT_AUDIENCE: AUDIENCE,
     TOLLGATE_JWKS_URL: `${issuer.url}/.well-known/jwks.json`,
+    TOLLGATE_JWT_COOKIE: "__session",
   });
   apiKey = await enrol(worker, { customer: "key-user", revision: 1, gauges: { projects: 1 } });
   await enrol(worker, { customer: "jwt-user", revision: 1, usage: { api_calls: 7 } });
@@ -95,6 +96,19 @@ describe("JWTs", () => {
       assert.equal(res.status, 200, `${alg}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.used, 7, "jwt-user's snapshot");
     }
+  });
+
+  test("without an Authorization header, the session cookie carries the token", async () => {
+    const res = await worker.fetch("/v1/check?feature=api_calls", {
+      headers: { cookie: `theme=dark; __session=${token({ alg: "ES256" })}` },
+    });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).used, 7);
+    const expired = await worker.fetch("/v1/check?feature=api_calls", {
+      headers: { cookie: `__session=${token({ claims: { exp: Math.floor(Date.now() / 1000) - 3600 } })}` },
+    });
+    assert.equal(expired.status, 401);
+    assert.equal((await expired.json()).reason, "token_expired");
   });
 
   test("the JWKS is fetched once and cached", async () => {

@@ -195,6 +195,7 @@ mod tests {
             audience: "tollgate".into(),
             jwks_url: "https://clerk.example.com/.well-known/jwks.json".into(),
             customer_claim: "sub".into(),
+            cookie: None,
             jwks_cache_ms: 600_000,
         }
     }

@@ -1,7 +1,8 @@
 //! Identity: who is calling, as a customer id.
 //!
 //! `Authorization: Bearer <credential>` carries either an API key or a JWT from the configured
-//! OIDC issuer (Clerk, Auth0, …). A credential shaped like a JWS compact token (three base64url
+//! OIDC issuer (Clerk, Auth0, …); without that header, a JWT may also come in the configured
+//! session cookie (Clerk's `__session` for same-origin requests). A credential shaped like a JWS compact token (three base64url
 //! parts, the first a JSON header) is a JWT; anything else is an API key. API keys are looked
 //! up in KV by the SHA-256 of the key (`key:v1:<hex>`), so KV never holds a usable key. JWTs
 //! are verified against the issuer's JWKS (RS256, ES256), and their `iss`, `aud`, `exp` and
@@ -111,10 +112,29 @@ impl<'a> Credential<'a> {
     }
 }
 
+/// The value of cookie `name` in a `Cookie` header.
+pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name)
+            .then(|| v.trim_matches('"'))
+            .filter(|v| !v.is_empty())
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_one_cookie_among_others() {
+        let header = "theme=dark; __session=eyJ.a.b;  __client_uat=17";
+        assert_eq!(cookie_value(header, "__session"), Some("eyJ.a.b"));
+        assert_eq!(cookie_value(header, "__client_uat"), Some("17"));
+        assert_eq!(cookie_value(header, "session"), None);
+        assert_eq!(cookie_value("__session=", "__session"), None);
+    }
 
     #[test]
     fn bearer_credentials_are_keys_or_tokens() {

@@ -8,7 +8,7 @@ use worker::{Env, Fetch, Url};
 use super::api_key::{key_hash, kv_key};
 use super::jwks::KeySet;
 use super::jwt::UnverifiedJwt;
-use super::{Credential, IdentityError};
+use super::{Credential, IdentityError, MAX_CREDENTIAL_LEN, cookie_value};
 use crate::config::{Config, JwtConfig};
 use crate::isolate::{self, KEY_CACHE_MS, bounded_insert};
 
@@ -17,12 +17,24 @@ pub const KV_BINDING: &str = "ENTITLEMENTS";
 /// At most one JWKS re-fetch for unknown keys in this long.
 const JWKS_REFETCH_MS: i64 = 30_000;
 
-/// The customer the request's `Authorization` header names.
+/// The customer the request's `Authorization` header, or else its session cookie, names.
 pub async fn customer(
     authorization: Option<String>,
+    cookie: Option<String>,
     env: &Env,
     config: &Config,
 ) -> Result<String, IdentityError> {
+    let session = config
+        .jwt
+        .as_ref()
+        .zip(cookie.as_deref())
+        .and_then(|(jwt, cookie)| cookie_value(cookie, jwt.cookie.as_deref()?));
+    if authorization.is_none()
+        && let Some(token) = session
+    {
+        let jwt = config.jwt.as_ref().ok_or(IdentityError::JwtNotConfigured)?;
+        return token_customer(token, jwt).await;
+    }
     match Credential::from_header(authorization.as_deref())? {
         Credential::ApiKey(key) => api_key_customer(key, env, config).await,
         Credential::Jwt(token) => {
@@ -59,6 +71,9 @@ async fn api_key_customer(key: &str, env: &Env, config: &Config) -> Result<Strin
 }
 
 async fn token_customer(token: &str, config: &JwtConfig) -> Result<String, IdentityError> {
+    if token.len() > MAX_CREDENTIAL_LEN {
+        return Err(IdentityError::TooLong);
+    }
     let now = isolate::now_ms();
     let now_secs = now / 1000;
     // Keyed by the token's hash: bounded memory per entry, whatever the token's size.
