@@ -116,6 +116,7 @@ impl Shared {
         };
         let out = f(&mut st, &mut em)?;
         let events = em.finish(&mut st);
+        self.webhooks.set_sim_now(st.clock.now());
         Ok((out, self.webhooks.enqueue(events)))
     }
 
@@ -191,6 +192,7 @@ impl Sim {
         } else if config.seed_catalog {
             seed::demo_catalog(&mut state);
         }
+        let clock_now = state.clock.now();
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             webhooks: Webhooks::start(config.delivery, config.webhook)?,
@@ -199,6 +201,7 @@ impl Sim {
             requests: Mutex::new(BTreeMap::new()),
             default_proration: config.default_proration,
         });
+        shared.webhooks.set_sim_now(clock_now);
         let app = api::router(shared.clone()).merge(control::router(shared.clone()));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -310,3 +310,37 @@ async fn without_an_endpoint_events_are_kept_and_nothing_is_sent() {
     sim.webhooks_settled().await;
     assert_eq!(receiver.types()[0], "subscription.updated");
 }
+
+#[tokio::test]
+async fn timestamps_can_follow_the_simulated_clock() {
+    let receiver = Receiver::start().await;
+    let clock_start = chrono::DateTime::parse_from_rfc3339("2026-01-15T08:00:00Z")
+        .unwrap()
+        .to_utc();
+    let sim = start(SimConfig {
+        seed_demo: true,
+        clock_start: Some(clock_start),
+        webhook: Some(receiver.endpoint("whsec_test", SecretScheme::Legacy)),
+        delivery: DeliveryConfig {
+            simulated_timestamps: true,
+            ..config().delivery
+        },
+        ..config()
+    })
+    .await;
+    sim.advance(chrono::Duration::days(2)).unwrap();
+    sim.run(Action::Revoke {
+        subscription: "user_alice".into(),
+    })
+    .unwrap();
+    sim.webhooks_settled().await;
+    let got = receiver.received();
+    assert!(!got.is_empty());
+    let expected = (clock_start + chrono::Duration::days(2))
+        .timestamp()
+        .to_string();
+    assert!(
+        got.iter()
+            .all(|r| r.timestamp == expected && verifies(r, b"whsec_test"))
+    );
+}
