@@ -1,7 +1,9 @@
 //! Building and running the service.
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, PolarConfig};
+use crate::jobs::{self, scheduler::Scheduler};
+use crate::polar_client::{ClientConfig, PolarClient};
 use crate::db::MIGRATOR;
 use crate::http::{self, AppState};
 use crate::jobs::webhook_retry;
@@ -33,6 +35,8 @@ pub enum StartupError {
     },
     #[error("POLAR_WEBHOOK_SECRET: {0}")]
     WebhookSecret(#[source] SignatureError),
+    #[error("POLAR_API_URL: cannot build the Polar client: {0}")]
+    PolarClient(#[source] reqwest::Error),
     #[error("DATABASE_URL: cannot connect to PostgreSQL: {0}")]
     Database(#[source] sqlx::Error),
     #[error("DATABASE_URL: migrating the database failed: {0}")]
@@ -50,6 +54,8 @@ pub enum StartupError {
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    scheduler: Arc<Scheduler>,
+    run_jobs: bool,
 }
 
 impl App {
@@ -72,14 +78,32 @@ impl App {
                     address: config.listen,
                     source,
                 })?;
+        let catalog = Arc::new(catalog);
+        let deps = jobs::Deps {
+            pool: pool.clone(),
+            catalog: Arc::clone(&catalog),
+            polar: polar_client(&config.polar, &clock)?,
+            clock: clock.clone(),
+        };
+        let scheduler = Arc::new(Scheduler::new(deps, jobs::schedule()));
         let state = AppState {
             pool,
-            catalog: Arc::new(catalog),
+            catalog,
             secret: Arc::new(secret),
             api_token: config.api_token,
             clock,
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            scheduler,
+            run_jobs: config.jobs,
+        })
+    }
+
+    /// The scheduler of this replica's jobs (runs only when jobs are enabled).
+    pub fn scheduler(&self) -> Arc<Scheduler> {
+        Arc::clone(&self.scheduler)
     }
 
     /// The port the service listens on (the OS picks one for `:0`).
@@ -95,7 +119,8 @@ impl App {
         &self.state.pool
     }
 
-    /// Serves until `shutdown` completes, retrying failed webhooks in the background.
+    /// Serves until `shutdown` completes, retrying failed webhooks and running the scheduled
+    /// jobs in the background.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -105,11 +130,17 @@ impl App {
             Arc::clone(&self.state.catalog),
             self.state.clock.clone(),
         ));
+        let scheduled = self
+            .run_jobs
+            .then(|| tokio::spawn(Scheduler::run_forever(Arc::clone(&self.scheduler))));
         let router = http::router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
         retry.abort();
+        if let Some(scheduled) = scheduled {
+            scheduled.abort();
+        }
         served
     }
 
@@ -117,6 +148,17 @@ impl App {
     pub async fn run(self) -> std::io::Result<()> {
         self.run_until(std::future::pending()).await
     }
+}
+
+/// The Polar API client `polar` describes, or `None` without an organization token.
+pub fn polar_client(polar: &PolarConfig, clock: &Clock) -> Result<Option<PolarClient>, StartupError> {
+    let Some(token) = &polar.organization_token else {
+        return Ok(None);
+    };
+    let config = ClientConfig::new(polar.base_url(), token.clone());
+    PolarClient::new(config, clock.clone())
+        .map(Some)
+        .map_err(StartupError::PolarClient)
 }
 
 /// Reads and parses the catalog at `path`.
@@ -133,12 +175,17 @@ pub fn load_catalog(path: &Path) -> Result<Catalog, StartupError> {
 }
 
 /// Opens a pool on `url`, failing fast when the database is unreachable.
+///
+/// Connections are not pinged before each use: that would add a round trip to every webhook,
+/// and a connection that died (say, with a Postgres restart) fails its first query, is
+/// discarded, and the request answers 500, which Polar retries.
 pub async fn connect(
     url: &secrecy::SecretString,
     max_connections: u32,
 ) -> Result<PgPool, StartupError> {
     PgPoolOptions::new()
         .max_connections(max_connections)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
         .connect(url.expose_secret())
         .await

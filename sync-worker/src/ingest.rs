@@ -24,7 +24,6 @@ use crate::apply::{self, Applied};
 use crate::db::{self, webhook_events::Status};
 use crate::polar::Event;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::{Connection as _, PgConnection, PgPool};
 use tollgate_gate::Catalog;
 
@@ -62,7 +61,7 @@ pub async fn receive(
     catalog: &Catalog,
     webhook_id: &str,
     event: &Event,
-    payload: &Value,
+    payload: &str,
     now: DateTime<Utc>,
 ) -> Result<Outcome, sqlx::Error> {
     let status = if event.object.is_some() {

@@ -38,7 +38,8 @@ pub struct Row {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// Stores a delivery unless one with this `webhook_id` exists, already marked with the
+/// Stores a delivery (`payload`: the body exactly as received, JSON) unless one with this
+/// `webhook_id` exists, already marked with the
 /// outcome of its first apply (`status`, and `error` for a failure, retried after 5 s). Returns
 /// the new row's id, or `None` for a duplicate. A concurrent insert of the same id waits for
 /// the first to commit or roll back (unique index), so exactly one of them keeps a row.
@@ -47,14 +48,14 @@ pub async fn insert(
     webhook_id: &str,
     event_type: &str,
     event_timestamp: Option<DateTime<Utc>>,
-    payload: &Value,
+    payload: &str,
     status: Status,
     error: Option<&str>,
 ) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO webhook_events (webhook_id, event_type, event_timestamp, payload, status,
                                      attempts, last_error, next_attempt_at, applied_at)
-         VALUES ($1, $2, $3, $4, $5, 1, $6,
+         VALUES ($1, $2, $3, $4::jsonb, $5, 1, $6,
                  CASE WHEN $5 = 'failed' THEN now() + interval '5 seconds' END,
                  CASE WHEN $5 <> 'failed' THEN now() END)
          ON CONFLICT (webhook_id) DO NOTHING

@@ -7,14 +7,13 @@ use super::{ApiError, AppState};
 use crate::ingest;
 use crate::polar::{Event, Object, PayloadError};
 use crate::signature::{SignatureError, SignedHeaders};
-use crate::snapshot;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize as _, Serialize};
+use tollgate_gate::polar::Subscription as EngineSubscription;
 
 /// Polar's payloads are a few KiB; anything this large is not from Polar.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -65,29 +64,25 @@ pub async fn receive(
             _ => ApiError::InvalidSignature,
         })?;
 
-    let payload: Value = serde_json::from_slice(&body)
-        .map_err(|error| ApiError::InvalidJson(PayloadError::Json(error).to_string()))?;
-    let event = Event::from_value(payload.clone()).map_err(|error| match error {
+    // Parsed once, straight from the bytes; the bytes themselves are what gets stored.
+    let payload = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::InvalidJson("the body is not UTF-8".to_owned()))?;
+    let event = Event::parse(&body).map_err(|error| match error {
         PayloadError::Json(_) => ApiError::InvalidJson(error.to_string()),
         _ => ApiError::InvalidPayload(error.to_string()),
     })?;
+    // A subscription the engine cannot read could never be applied: refuse it up front
+    // rather than store a delivery that fails forever.
     if let Some(Object::Subscription(_, raw)) = &event.object {
-        snapshot::check_subscription(raw).map_err(|error| {
+        EngineSubscription::deserialize(raw).map_err(|error| {
             ApiError::InvalidPayload(
                 PayloadError::Engine(event.event_type.clone(), error.to_string()).to_string(),
             )
         })?;
     }
 
-    let outcome = ingest::receive(
-        &state.pool,
-        &state.catalog,
-        signed.id,
-        &event,
-        &payload,
-        now,
-    )
-    .await?;
+    let outcome =
+        ingest::receive(&state.pool, &state.catalog, signed.id, &event, payload, now).await?;
     tracing::info!(event_type = %event.event_type, outcome = outcome.as_str(), "webhook received");
     Ok((
         StatusCode::OK,
