@@ -12,7 +12,8 @@
 //!
 //! Settings (environment): `TOLLGATE_BENCH_EVENTS` (default 20000), `TOLLGATE_BENCH_CONCURRENCY`
 //! (default 64), `TOLLGATE_BENCH_CUSTOMERS` (default 2000), `TOLLGATE_TEST_POSTGRES` (default
-//! postgres://postgres@127.0.0.1:5432).
+//! postgres://postgres@127.0.0.1:5432), `TOLLGATE_BENCH_PGHOST` (serve over the Unix socket in
+//! that directory instead of TCP).
 
 #![allow(
     clippy::unwrap_used,
@@ -41,6 +42,16 @@ fn setting(name: &str, default: usize) -> usize {
 fn server_url() -> String {
     std::env::var("TOLLGATE_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// How the server reaches the database: over TCP without TLS (same host), or through the Unix
+/// socket directory in `TOLLGATE_BENCH_PGHOST` (e.g. /var/run/postgresql), which saves a
+/// little CPU per round trip.
+fn server_database_url(database: &str) -> String {
+    match std::env::var("TOLLGATE_BENCH_PGHOST") {
+        Ok(dir) => format!("postgres:///{database}?host={dir}&user=postgres"),
+        Err(_) => format!("{}/{database}?sslmode=disable", server_url()),
+    }
 }
 
 async fn admin(sql: String) {
@@ -121,10 +132,7 @@ async fn main() {
     let server = Server(
         Command::new(env!("CARGO_BIN_EXE_tollgate"))
             .arg("serve")
-            .env(
-                "DATABASE_URL",
-                format!("{}/{database}?sslmode=disable", server_url()),
-            )
+            .env("DATABASE_URL", server_database_url(&database))
             .env("POLAR_WEBHOOK_SECRET", SECRET)
             .env("TOLLGATE_API_TOKEN", "bench-token-0123456789abcdef")
             .env("TOLLGATE_CATALOG", catalog)

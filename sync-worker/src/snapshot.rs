@@ -48,21 +48,43 @@ pub async fn rebuild(
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, SnapshotError> {
     db::snapshots::lock(conn, external_id).await?;
-    let current = db::snapshots::current(conn, external_id).await?;
-    let revision = current.as_ref().map_or(0, |(revision, _)| *revision) + 1;
-    let mut account = account(conn, catalog, external_id, now).await?;
-    account.revision = u64::try_from(revision).unwrap_or_default();
+    rebuild_locked(conn, catalog, external_id, now).await
+}
+
+/// [`rebuild`], once the customer's snapshot lock is held. Every webhook that changes a
+/// customer comes through here, so it reads everything in one query and writes the snapshot
+/// and its outbox row in another.
+async fn rebuild_locked(
+    conn: &mut PgConnection,
+    catalog: &Catalog,
+    external_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, SnapshotError> {
+    let stored = db::snapshots::load(conn, external_id).await?;
+    let revision = stored.revision.unwrap_or(0) + 1;
+    let mut account = Account {
+        customer: external_id.to_owned(),
+        subscriptions: stored.subscriptions,
+        usage: Default::default(),
+        gauges: Default::default(),
+        grants: stored
+            .grants
+            .iter()
+            .filter_map(grant_of)
+            .filter_map(|grant| serde_json::from_value(grant).ok())
+            .collect(),
+        revision: u64::try_from(revision).unwrap_or_default(),
+    };
+    crate::usage::counts::fill(conn, catalog, &mut account, Timestamp::from(now)).await?;
     let snapshot = build_snapshot(catalog, &account, Timestamp::from(now));
     // A stored snapshot this engine cannot read (an older schema) is simply replaced.
-    if let Some((_, stored)) = current
-        && serde_json::from_value::<Snapshot>(stored)
-            .is_ok_and(|stored| stored.same_entitlements(&snapshot))
+    if let Some(current) = stored.snapshot
+        && serde_json::from_str::<Snapshot>(&current)
+            .is_ok_and(|current| current.same_entitlements(&snapshot))
     {
         return Ok(None);
     }
-    let snapshot = serde_json::to_value(&snapshot).map_err(SnapshotError::Serialize)?;
-    db::snapshots::insert(conn, external_id, revision, &snapshot).await?;
-    db::outbox::enqueue(conn, external_id, revision).await?;
+    db::snapshots::insert_and_enqueue(conn, external_id, revision, &snapshot).await?;
     Ok(Some(revision))
 }
 
@@ -116,8 +138,8 @@ pub async fn rebuild_polar_customer(
     customer_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, SnapshotError> {
-    match db::customers::external_id(conn, customer_id).await? {
-        Some(external_id) => rebuild(conn, catalog, &external_id, now).await,
+    match db::customers::external_id_locking_snapshot(conn, customer_id).await? {
+        Some(external_id) => rebuild_locked(conn, catalog, &external_id, now).await,
         None => {
             tracing::debug!(customer_id, "customer has no external id; no snapshot");
             Ok(None)

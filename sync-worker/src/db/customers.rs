@@ -54,3 +54,21 @@ pub async fn external_id(conn: &mut PgConnection, id: &str) -> Result<Option<Str
             .await?;
     Ok(row.and_then(|(external_id,)| external_id))
 }
+
+/// The external id of the Polar customer `id`, taking the snapshot lock of that external id
+/// (see [`super::snapshots::lock`]) in the same round trip.
+pub async fn external_id_locking_snapshot(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT external_id,
+                pg_advisory_xact_lock(hashtextextended('tollgate.snapshot:' || external_id, 0))::text
+         FROM customers
+         WHERE id = $1 AND external_id IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(external_id, _)| external_id))
+}
