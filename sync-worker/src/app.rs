@@ -2,11 +2,11 @@
 
 use crate::clock::Clock;
 use crate::config::{Config, PolarConfig};
-use crate::jobs::{self, scheduler::Scheduler};
-use crate::polar_client::{ClientConfig, PolarClient};
 use crate::db::MIGRATOR;
 use crate::http::{self, AppState};
 use crate::jobs::webhook_retry;
+use crate::jobs::{self, scheduler::Scheduler};
+use crate::polar_client::{ClientConfig, PolarClient};
 use crate::signature::{SignatureError, WebhookSecret};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
@@ -151,12 +151,15 @@ impl App {
 }
 
 /// The Polar API client `polar` describes, or `None` without an organization token.
-pub fn polar_client(polar: &PolarConfig, clock: &Clock) -> Result<Option<PolarClient>, StartupError> {
+pub fn polar_client(
+    polar: &PolarConfig,
+    clock: &Clock,
+) -> Result<Option<PolarClient>, StartupError> {
     let Some(token) = &polar.organization_token else {
         return Ok(None);
     };
     let config = ClientConfig::new(polar.base_url(), token.clone());
-    PolarClient::new(config, clock.clone())
+    PolarClient::with_clock(config, clock.clone())
         .map(Some)
         .map_err(StartupError::PolarClient)
 }

@@ -2,11 +2,17 @@
 
 use crate::app::{self, App};
 use crate::clock::Clock;
-use crate::config::{CatalogConfig, Config, DatabaseConfig};
+use crate::config::{CatalogConfig, Config, DatabaseConfig, PolarConfig};
 use crate::db::{self, MIGRATOR};
+use crate::health;
 use crate::ingest;
+use crate::jobs::full_reconcile;
+use crate::jobs::scheduler::{Finished, runs};
+use crate::reconcile::terminal::TerminalProgress;
+use crate::reconcile::{Mode, Reconciler, Report, Resource};
 use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use std::sync::Arc;
 
 /// tollgate: Polar subscriptions in, entitlement snapshots out.
 #[derive(Debug, Parser)]
@@ -47,6 +53,56 @@ pub enum Command {
     /// Reports as CSV.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Compare one Polar resource (or all) with the database and repair drift, now.
+    Sync(SyncArgs),
+    /// Full reconcile: every product, customer, subscription, order and benefit grant.
+    Reconcile(ReconcileArgs),
+    /// Check the database, Polar, the outbox and webhooks; raise alerts; exit 1 on a problem.
+    Health(HealthArgs),
+}
+
+/// What `tollgate sync` reconciles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncTarget {
+    Products,
+    Customers,
+    Subscriptions,
+    Orders,
+    BenefitGrants,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The Polar resource to reconcile.
+    #[arg(value_enum)]
+    pub target: SyncTarget,
+    /// List only what may have changed (orders since the last sync, live subscriptions).
+    #[arg(long)]
+    pub incremental: bool,
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub catalog: CatalogConfig,
+    #[command(flatten)]
+    pub polar: PolarConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub polar: PolarConfig,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +174,24 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Webhooks(WebhooksCommand::List(args)) => list(&args).await,
         Command::Webhooks(WebhooksCommand::Replay(args)) => replay(&args).await,
         Command::Report(ReportCommand::Usage(args)) => usage_report(&args).await,
+        Command::Sync(args) => {
+            let (resources, job) = match args.target {
+                SyncTarget::Products => (vec![Resource::Products], "sync.products"),
+                SyncTarget::Customers => (vec![Resource::Customers], "sync.customers"),
+                SyncTarget::Subscriptions => (vec![Resource::Subscriptions], "sync.subscriptions"),
+                SyncTarget::Orders => (vec![Resource::Orders], "sync.orders"),
+                SyncTarget::BenefitGrants => (vec![Resource::BenefitGrants], "sync.benefit_grants"),
+                SyncTarget::All => (Resource::ALL.to_vec(), "sync.all"),
+            };
+            let mode = if args.incremental {
+                Mode::Incremental
+            } else {
+                Mode::Full
+            };
+            reconcile(&args.reconcile, &resources, mode, job).await
+        }
+        Command::Reconcile(args) => reconcile(&args, &Resource::ALL, Mode::Full, "reconcile").await,
+        Command::Health(args) => health(&args).await,
     }
 }
 
@@ -225,6 +299,91 @@ async fn usage_report(args: &UsageReportArgs) -> anyhow::Result<()> {
             let stdout = std::io::stdout();
             crate::usage::report::write_csv(&mut stdout.lock(), args.month, &lines)?;
         }
+    }
+    Ok(())
+}
+
+/// Reconciles `resources` by hand with a progress display, records the run as job `job`, and
+/// prints a summary.
+async fn reconcile(
+    args: &ReconcileArgs,
+    resources: &[Resource],
+    mode: Mode,
+    job: &str,
+) -> anyhow::Result<()> {
+    let catalog = Arc::new(app::load_catalog(&args.catalog.path)?);
+    let pool = app::connect(&args.database.url, 4).await?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("DATABASE_URL: migrating the database")?;
+    let clock = Clock::system();
+    let Some(polar) = app::polar_client(&args.polar, &clock)? else {
+        bail!("POLAR_ORGANIZATION_TOKEN is required to reconcile with Polar");
+    };
+    let reconciler = Reconciler {
+        pool: pool.clone(),
+        catalog,
+        polar,
+    };
+    let started = clock.now();
+    let runner = format!("cli-pid{}", std::process::id());
+    runs::claim(&pool, job, started, "manual", &runner, started).await?;
+    let clock_start = std::time::Instant::now();
+    let result = {
+        let progress = TerminalProgress::new();
+        reconciler.run(resources, mode, started, &progress).await
+    };
+    let elapsed = clock_start.elapsed();
+    let recorded = match &result {
+        Ok(reports) => Ok(Finished::Succeeded(full_reconcile::counts(reports))),
+        Err(error) => Err(anyhow::anyhow!(ingest::error_chain(error))),
+    };
+    runs::finish(&pool, job, started, clock.now(), &recorded).await?;
+    let reports = result?;
+    let mut total = Report::default();
+    for (_, report) in &reports {
+        total.add(report);
+    }
+    println!(
+        "{job}: fetched {}, repaired {} (missing {}, outdated {}, deleted {}), failed {}, {} requests to Polar, {:.1} s",
+        total.fetched,
+        total.repaired,
+        total.missing,
+        total.outdated,
+        total.deleted,
+        total.failed,
+        total.requests,
+        elapsed.as_secs_f64()
+    );
+    if total.failed > 0 {
+        bail!(
+            "{} objects could not be repaired (see the log)",
+            total.failed
+        );
+    }
+    Ok(())
+}
+
+async fn health(args: &HealthArgs) -> anyhow::Result<()> {
+    let clock = Clock::system();
+    let polar = app::polar_client(&args.polar, &clock)?;
+    let pool = app::connect(&args.database.url, 2).await?;
+    let now = clock.now();
+    let report = health::check(&pool, polar.as_ref(), now).await;
+    if report.get("database").is_some_and(|check| check.ok) {
+        health::record(&pool, &report, now).await?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for check in &report.checks {
+            let mark = if check.ok { "ok" } else { "PROBLEM" };
+            println!("{:<16} {:<8} {}", check.name, mark, check.detail);
+        }
+    }
+    if !report.healthy() {
+        bail!("{} health problems", report.problems().count());
     }
     Ok(())
 }

@@ -66,6 +66,49 @@ impl PolarServer {
     }
 }
 
+/// Polar's REST API: which server, and the organization token for it.
+#[derive(Debug, Clone, Args)]
+pub struct PolarConfig {
+    /// Polar organization access token (reconciliation with Polar's API).
+    #[arg(
+        long = "polar-organization-token",
+        env = "POLAR_ORGANIZATION_TOKEN",
+        value_name = "POLAR_ORGANIZATION_TOKEN",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub organization_token: Option<SecretString>,
+
+    /// Polar environment of the token and webhooks.
+    #[arg(
+        long = "polar-server",
+        env = "POLAR_SERVER",
+        value_name = "POLAR_SERVER",
+        value_enum,
+        default_value_t = PolarServer::Sandbox
+    )]
+    pub server: PolarServer,
+
+    /// Polar API origin to use instead of POLAR_SERVER's, e.g. a local polar-sim at
+    /// http://127.0.0.1:8765 (without /v1).
+    #[arg(
+        long = "polar-api-url",
+        env = "POLAR_API_URL",
+        value_name = "POLAR_API_URL",
+        value_parser = api_url
+    )]
+    pub api_url: Option<String>,
+}
+
+impl PolarConfig {
+    /// The API origin requests go to: POLAR_API_URL when set, else POLAR_SERVER's.
+    pub fn base_url(&self) -> String {
+        self.api_url
+            .clone()
+            .unwrap_or_else(|| self.server.api_base().to_owned())
+    }
+}
+
 /// Everything `tollgate serve` needs.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -86,25 +129,19 @@ pub struct Config {
     )]
     pub polar_webhook_secret: SecretString,
 
-    /// Polar organization access token (reconciliation with Polar's API).
-    #[arg(
-        long = "polar-organization-token",
-        env = "POLAR_ORGANIZATION_TOKEN",
-        value_name = "POLAR_ORGANIZATION_TOKEN",
-        value_parser = secret,
-        hide_env_values = true
-    )]
-    pub polar_organization_token: Option<SecretString>,
+    #[command(flatten)]
+    pub polar: PolarConfig,
 
-    /// Polar environment of the token and webhooks.
+    /// Run the scheduled jobs (reconciliation, health checks, cleanup) in this process.
+    /// Every replica may run them: each job runs once per tick across all of them.
     #[arg(
-        long = "polar-server",
-        env = "POLAR_SERVER",
-        value_name = "POLAR_SERVER",
-        value_enum,
-        default_value_t = PolarServer::Sandbox
+        long = "jobs",
+        env = "TOLLGATE_JOBS",
+        value_name = "TOLLGATE_JOBS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
     )]
-    pub polar_server: PolarServer,
+    pub jobs: bool,
 
     /// Address the HTTP server listens on.
     #[arg(
@@ -131,6 +168,18 @@ fn secret(value: &str) -> Result<SecretString, String> {
         return Err("must not be empty".to_owned());
     }
     Ok(SecretString::from(value.to_owned()))
+}
+
+fn api_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim().trim_end_matches('/');
+    let scheme_ok = trimmed.starts_with("https://") || trimmed.starts_with("http://");
+    if !scheme_ok || trimmed.len() <= "https://".len() {
+        return Err("must be an http(s) origin such as https://api.polar.sh".to_owned());
+    }
+    if trimmed.ends_with("/v1") {
+        return Err("must be the origin without /v1 (Polar's paths carry it)".to_owned());
+    }
+    Ok(trimmed.to_owned())
 }
 
 fn api_token(value: &str) -> Result<SecretString, String> {

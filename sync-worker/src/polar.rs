@@ -237,6 +237,19 @@ impl Event {
 }
 
 impl Object {
+    /// The typed view of an object read from Polar's REST API (`kind` says which list or
+    /// endpoint it came from), so that it is applied exactly like the same object in a webhook.
+    pub fn from_api(kind: ObjectKind, raw: Value) -> Result<Self, PayloadError> {
+        match raw {
+            Value::Object(data) => Self::parse(kind, "api", data),
+            _ => Err(PayloadError::Object {
+                event_type: "api".to_owned(),
+                object: kind.name(),
+                source: <serde_json::Error as serde::de::Error>::custom("expected a JSON object"),
+            }),
+        }
+    }
+
     fn parse(
         kind: ObjectKind,
         event_type: &str,

@@ -4,9 +4,14 @@
 //! touching Polar, for `cool_down`. Then one trial call is let through (half-open); its success
 //! closes the circuit, its failure opens it again. This keeps a Polar outage from turning every
 //! job into a pile of slow timeouts, and says so in the logs and in `tollgate health`.
+//!
+//! Time comes from the service's [`Clock`], so a test can hold the circuit open and then let the
+//! cool-down pass without waiting for it.
 
+use crate::clock::Clock;
+use chrono::{DateTime, Utc};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What the breaker lets through now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -21,22 +26,31 @@ pub enum BreakerState {
 pub struct CircuitBreaker {
     threshold: u32,
     cool_down: Duration,
+    clock: Clock,
     inner: Mutex<Inner>,
 }
 
 #[derive(Debug)]
 struct Inner {
     failures: u32,
-    opened_at: Option<Instant>,
+    opened_at: Option<DateTime<Utc>>,
     trial_in_flight: bool,
+    /// How many times the circuit has opened since the breaker was made.
+    openings: u64,
 }
 
 impl CircuitBreaker {
-    pub fn new(threshold: u32, cool_down: Duration) -> Self {
+    pub fn new(threshold: u32, cool_down: Duration, clock: Clock) -> Self {
         CircuitBreaker {
             threshold: threshold.max(1),
             cool_down,
-            inner: Mutex::new(Inner { failures: 0, opened_at: None, trial_in_flight: false }),
+            clock,
+            inner: Mutex::new(Inner {
+                failures: 0,
+                opened_at: None,
+                trial_in_flight: false,
+                openings: 0,
+            }),
         }
     }
 
@@ -44,9 +58,21 @@ impl CircuitBreaker {
         let inner = self.lock();
         match inner.opened_at {
             None => BreakerState::Closed,
-            Some(at) if at.elapsed() < self.cool_down => BreakerState::Open,
+            Some(at) if self.cooling(at) => BreakerState::Open,
             Some(_) => BreakerState::HalfOpen,
         }
+    }
+
+    /// How many times the circuit has opened.
+    pub fn openings(&self) -> u64 {
+        self.lock().openings
+    }
+
+    /// Whether the circuit opened at `at` is still in its cool-down.
+    fn cooling(&self, at: DateTime<Utc>) -> bool {
+        // A clock that went backwards counts as still cooling down.
+        let elapsed = self.clock.now().signed_duration_since(at);
+        !matches!(elapsed.to_std(), Ok(elapsed) if elapsed >= self.cool_down)
     }
 
     /// Whether a call may go out now. In half-open state only one trial call at a time.
@@ -54,7 +80,7 @@ impl CircuitBreaker {
         let mut inner = self.lock();
         match inner.opened_at {
             None => true,
-            Some(at) if at.elapsed() < self.cool_down => false,
+            Some(at) if self.cooling(at) => false,
             Some(_) if inner.trial_in_flight => false,
             Some(_) => {
                 inner.trial_in_flight = true;
@@ -68,7 +94,9 @@ impl CircuitBreaker {
         if inner.opened_at.is_some() {
             tracing::info!("Polar circuit closed: a trial call succeeded");
         }
-        *inner = Inner { failures: 0, opened_at: None, trial_in_flight: false };
+        inner.failures = 0;
+        inner.opened_at = None;
+        inner.trial_in_flight = false;
     }
 
     pub fn record_failure(&self) {
@@ -77,7 +105,8 @@ impl CircuitBreaker {
         let reopen = inner.trial_in_flight;
         inner.trial_in_flight = false;
         if reopen || (inner.opened_at.is_none() && inner.failures >= self.threshold) {
-            inner.opened_at = Some(Instant::now());
+            inner.opened_at = Some(self.clock.now());
+            inner.openings = inner.openings.saturating_add(1);
             tracing::error!(
                 failures = inner.failures,
                 cool_down_s = self.cool_down.as_secs(),
@@ -88,7 +117,9 @@ impl CircuitBreaker {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding this lock cannot leave `Inner` inconsistent (plain fields).
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -98,7 +129,7 @@ mod tests {
 
     #[test]
     fn opens_after_threshold_and_recovers_through_one_trial() {
-        let breaker = CircuitBreaker::new(3, Duration::ZERO);
+        let breaker = CircuitBreaker::new(3, Duration::ZERO, Clock::system());
         assert!(breaker.allow());
         breaker.record_failure();
         breaker.record_failure();
@@ -117,9 +148,17 @@ mod tests {
 
     #[test]
     fn an_open_circuit_refuses_calls_during_the_cool_down() {
-        let breaker = CircuitBreaker::new(1, Duration::from_secs(3600));
+        let start = chrono::DateTime::<Utc>::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let clock = Clock::manual(start);
+        let breaker = CircuitBreaker::new(1, Duration::from_secs(60), clock.clone());
         breaker.record_failure();
         assert_eq!(breaker.state(), BreakerState::Open);
         assert!(!breaker.allow());
+        clock.set(start + chrono::Duration::seconds(60));
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        assert!(breaker.allow());
+        breaker.record_success();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(breaker.openings(), 1);
     }
 }

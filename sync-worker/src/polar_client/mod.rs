@@ -25,6 +25,8 @@ use serde_json::Value;
 
 pub use breaker::{BreakerState, CircuitBreaker};
 
+use crate::clock::Clock;
+
 /// The Polar API version tollgate speaks.
 pub const API_VERSION: &str = "2026-10";
 /// Polar's largest page.
@@ -74,7 +76,12 @@ impl ClientConfig {
 #[non_exhaustive]
 pub enum PolarError {
     #[error("Polar answered {status} to {method} {path}: {detail}")]
-    Status { method: Method, path: String, status: u16, detail: String },
+    Status {
+        method: Method,
+        path: String,
+        status: u16,
+        detail: String,
+    },
     #[error("Polar could not be reached for {method} {path}")]
     Transport {
         method: Method,
@@ -85,7 +92,11 @@ pub enum PolarError {
     #[error("the Polar circuit is open after repeated failures: {method} {path} was not sent")]
     CircuitOpen { method: Method, path: String },
     #[error("Polar rate-limited {method} {path} {waits} times in a row")]
-    RateLimited { method: Method, path: String, waits: u32 },
+    RateLimited {
+        method: Method,
+        path: String,
+        waits: u32,
+    },
     #[error("Polar's answer to {path} is not the expected JSON")]
     Decode {
         path: String,
@@ -121,20 +132,30 @@ pub struct PolarClient {
     config: std::sync::Arc<ClientConfig>,
     breaker: std::sync::Arc<CircuitBreaker>,
     requests: std::sync::Arc<AtomicU64>,
+    /// A second count, of this clone and its clones only (see [`PolarClient::counted`]).
+    counted: Option<std::sync::Arc<AtomicU64>>,
 }
 
 impl PolarClient {
+    /// A client for `config`.
     pub fn new(config: ClientConfig) -> Result<Self, reqwest::Error> {
+        Self::with_clock(config, Clock::system())
+    }
+
+    /// A client for `config` whose circuit breaker's cool-down runs on `clock`.
+    pub fn with_clock(config: ClientConfig, clock: Clock) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let breaker = CircuitBreaker::new(config.breaker_threshold, config.breaker_cool_down);
+        let breaker =
+            CircuitBreaker::new(config.breaker_threshold, config.breaker_cool_down, clock);
         Ok(PolarClient {
             http,
             config: config.into(),
             breaker: breaker.into(),
             requests: Default::default(),
+            counted: None,
         })
     }
 
@@ -142,22 +163,67 @@ impl PolarClient {
         self.breaker.state()
     }
 
+    /// How many times the circuit has opened since the client was made.
+    pub fn breaker_openings(&self) -> u64 {
+        self.breaker.openings()
+    }
+
+    /// The origin requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
     /// Requests sent to Polar since the client was made, retries included.
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, PolarError> {
+    /// A clone sharing the connection pool and circuit breaker that also counts its own
+    /// requests ([`PolarClient::counted_requests`]), so that one task's share is known while
+    /// other tasks use the client too.
+    pub fn counted(&self) -> Self {
+        Self {
+            counted: Some(Default::default()),
+            ..self.clone()
+        }
+    }
+
+    /// Requests sent through this [`PolarClient::counted`] clone, retries included.
+    pub fn counted_requests(&self) -> u64 {
+        self.counted
+            .as_ref()
+            .map_or(0, |counted| counted.load(Ordering::Relaxed))
+    }
+
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, PolarError> {
         self.call(Method::GET, path, query, None).await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, PolarError> {
-        let body = serde_json::to_value(body).map_err(|source| PolarError::Decode { path: path.to_owned(), source })?;
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, PolarError> {
+        let body = serde_json::to_value(body).map_err(|source| PolarError::Decode {
+            path: path.to_owned(),
+            source,
+        })?;
         self.call(Method::POST, path, &[], Some(&body)).await
     }
 
-    pub async fn patch<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, PolarError> {
-        let body = serde_json::to_value(body).map_err(|source| PolarError::Decode { path: path.to_owned(), source })?;
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, PolarError> {
+        let body = serde_json::to_value(body).map_err(|source| PolarError::Decode {
+            path: path.to_owned(),
+            source,
+        })?;
         self.call(Method::PATCH, path, &[], Some(&body)).await
     }
 
@@ -208,9 +274,15 @@ impl PolarClient {
         let mut waits = 0;
         loop {
             if !self.breaker.allow() {
-                return Err(PolarError::CircuitOpen { method, path: path.to_owned() });
+                return Err(PolarError::CircuitOpen {
+                    method,
+                    path: path.to_owned(),
+                });
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
+            if let Some(counted) = &self.counted {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
             let mut request = self
                 .http
                 .request(method.clone(), &url)
@@ -227,10 +299,18 @@ impl PolarClient {
                     self.breaker.record_success();
                     waits += 1;
                     if waits > self.config.max_rate_limit_waits {
-                        return Err(PolarError::RateLimited { method, path: path.to_owned(), waits });
+                        return Err(PolarError::RateLimited {
+                            method,
+                            path: path.to_owned(),
+                            waits,
+                        });
                     }
                     let wait = retry_after(&response).unwrap_or(self.config.base_delay);
-                    tracing::warn!(path, wait_ms = wait.as_millis() as u64, "Polar rate limit: waiting");
+                    tracing::warn!(
+                        path,
+                        wait_ms = wait.as_millis() as u64,
+                        "Polar rate limit: waiting"
+                    );
                     wait.min(self.config.max_retry_after)
                 }
                 Ok(response) if response.status().is_server_error() => {
@@ -239,7 +319,11 @@ impl PolarClient {
                     if failures >= self.config.max_attempts {
                         return Err(status_error(method, path, response).await);
                     }
-                    tracing::warn!(path, status = response.status().as_u16(), "Polar server error: retrying");
+                    tracing::warn!(
+                        path,
+                        status = response.status().as_u16(),
+                        "Polar server error: retrying"
+                    );
                     self.backoff(failures)
                 }
                 Ok(response) if !response.status().is_success() => {
@@ -252,16 +336,26 @@ impl PolarClient {
                     let bytes = response
                         .bytes()
                         .await
-                        .map_err(|source| PolarError::Transport { method, path: path.to_owned(), source })?;
+                        .map_err(|source| PolarError::Transport {
+                            method,
+                            path: path.to_owned(),
+                            source,
+                        })?;
                     let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-                    return serde_json::from_slice(bytes)
-                        .map_err(|source| PolarError::Decode { path: path.to_owned(), source });
+                    return serde_json::from_slice(bytes).map_err(|source| PolarError::Decode {
+                        path: path.to_owned(),
+                        source,
+                    });
                 }
                 Err(source) => {
                     self.breaker.record_failure();
                     failures += 1;
                     if failures >= self.config.max_attempts {
-                        return Err(PolarError::Transport { method, path: path.to_owned(), source });
+                        return Err(PolarError::Transport {
+                            method,
+                            path: path.to_owned(),
+                            source,
+                        });
                     }
                     tracing::warn!(path, error = %source, "Polar unreachable: retrying");
                     self.backoff(failures)
@@ -285,7 +379,14 @@ impl PolarClient {
 
 /// `retry-after` in whole seconds, as Polar sends it.
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let seconds: f64 = response.headers().get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
+    let seconds: f64 = response
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
 }
 
@@ -295,7 +396,15 @@ async fn status_error(method: Method, path: &str, response: reqwest::Response) -
     // Polar's errors are {"error", "detail"}; validation errors carry a list in `detail`.
     let detail = serde_json::from_str::<Value>(&body)
         .ok()
-        .and_then(|v| v.get("detail").map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned)))
+        .and_then(|v| {
+            v.get("detail")
+                .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned))
+        })
         .unwrap_or_else(|| body.chars().take(300).collect());
-    PolarError::Status { method, path: path.to_owned(), status, detail }
+    PolarError::Status {
+        method,
+        path: path.to_owned(),
+        status,
+        detail,
+    }
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sqlx::{Connection as _, PgConnection, PgPool};
 use std::path::PathBuf;
 use tokio::sync::oneshot;
-use tollgate_sync::config::{CatalogConfig, Config, DatabaseConfig, PolarServer};
+use tollgate_sync::config::{CatalogConfig, Config, DatabaseConfig, PolarConfig, PolarServer};
 use tollgate_sync::signature::sign_legacy;
 use tollgate_sync::{App, Clock};
 
@@ -106,8 +106,12 @@ pub fn config(database_url: &str) -> Config {
             path: catalog_path(),
         },
         polar_webhook_secret: SecretString::from(SECRET),
-        polar_organization_token: None,
-        polar_server: PolarServer::Sandbox,
+        polar: PolarConfig {
+            organization_token: None,
+            server: PolarServer::Sandbox,
+            api_url: None,
+        },
+        jobs: false,
         listen: "127.0.0.1:0".parse().unwrap(),
         api_token: SecretString::from(API_TOKEN),
     }

@@ -1,0 +1,254 @@
+//! Health: is tollgate doing its job, and if not, what is wrong.
+//!
+//! The checks, each cheap enough to run every few minutes:
+//!
+//! - **database**: PostgreSQL answers.
+//! - **polar**: Polar's API answers an authenticated request (skipped without a token).
+//! - **polar_circuit**: the client's circuit breaker is closed (open means Polar failed
+//!   repeatedly and calls are suspended).
+//! - **outbox_lag**: the oldest snapshot waiting to be published is younger than
+//!   [`OUTBOX_LAG_LIMIT`]; older means the edge serves stale entitlements.
+//! - **failed_webhooks**: no delivery is waiting for a retry after a failed apply.
+//! - **stuck_jobs**: no job run has been unfinished for longer than [`STUCK_AFTER`] (a replica
+//!   died mid-run, or a run hangs).
+//!
+//! [`record`] turns each failed check into an alert row — one open alert per check, bumped
+//! while the problem lasts and resolved when the check passes again — and logs it at error
+//! level, which is what paging systems watch.
+
+use crate::polar_client::{BreakerState, PolarClient};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+/// The oldest unpublished snapshot may be this old before it is a problem.
+pub const OUTBOX_LAG_LIMIT: Duration = Duration::minutes(15);
+/// A job run unfinished for this long is stuck.
+pub const STUCK_AFTER: Duration = Duration::hours(3);
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    /// What was found, for people.
+    pub detail: String,
+    /// What was measured, for machines.
+    pub value: Value,
+}
+
+/// Every check's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub fn problems(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|check| !check.ok)
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.problems().next().is_none()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|check| check.name == name)
+    }
+}
+
+fn result(name: &'static str, ok: bool, detail: impl Into<String>, value: Value) -> Check {
+    Check {
+        name,
+        ok,
+        detail: detail.into(),
+        value,
+    }
+}
+
+/// Runs every check at `now`. A check that cannot run is itself a problem; `check` never fails.
+pub async fn check(pool: &PgPool, polar: Option<&PolarClient>, now: DateTime<Utc>) -> Report {
+    let mut checks = Vec::new();
+    let database = sqlx::query("SELECT 1").execute(pool).await;
+    let database_ok = database.is_ok();
+    checks.push(match database {
+        Ok(_) => result("database", true, "PostgreSQL answers", json!(true)),
+        Err(error) => result(
+            "database",
+            false,
+            format!("PostgreSQL does not answer: {error}"),
+            json!(false),
+        ),
+    });
+    if let Some(polar) = polar {
+        checks.extend(polar_checks(polar).await);
+    }
+    if database_ok {
+        checks.push(outbox_lag(pool).await);
+        checks.push(failed_webhooks(pool).await);
+        checks.push(stuck_jobs(pool, now).await);
+    }
+    Report { checks }
+}
+
+async fn polar_checks(polar: &PolarClient) -> Vec<Check> {
+    let query = [("limit", "1".to_owned()), ("page", "1".to_owned())];
+    let reached = polar.get::<Value>("/v1/products/", &query).await;
+    let reachability = match reached {
+        Ok(_) => result(
+            "polar",
+            true,
+            format!("{} answers", polar.base_url()),
+            json!(true),
+        ),
+        Err(error) => result(
+            "polar",
+            false,
+            crate::ingest::error_chain(&error),
+            json!(false),
+        ),
+    };
+    let state = polar.breaker_state();
+    let circuit = result(
+        "polar_circuit",
+        state == BreakerState::Closed,
+        match state {
+            BreakerState::Closed => "closed: calls to Polar go through",
+            BreakerState::Open => "open: calls to Polar are suspended after repeated failures",
+            BreakerState::HalfOpen => "half-open: the next call to Polar is a trial",
+        },
+        json!(state),
+    );
+    vec![reachability, circuit]
+}
+
+async fn outbox_lag(pool: &PgPool) -> Check {
+    // The outbox's own clock (the database's), so that lag does not depend on ours.
+    let lag: Result<(Option<f64>,), _> = sqlx::query_as(
+        "SELECT EXTRACT(EPOCH FROM now() - min(created_at))::float8
+         FROM publish_outbox WHERE published_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await;
+    match lag {
+        Ok((None,)) => result(
+            "outbox_lag",
+            true,
+            "nothing waits to be published",
+            json!(0),
+        ),
+        Ok((Some(seconds),)) => {
+            let seconds = seconds.max(0.0).round();
+            let limit = OUTBOX_LAG_LIMIT.num_seconds() as f64;
+            result(
+                "outbox_lag",
+                seconds <= limit,
+                format!("the oldest unpublished snapshot waits since {seconds} s"),
+                json!(seconds),
+            )
+        }
+        Err(error) => result("outbox_lag", false, error.to_string(), Value::Null),
+    }
+}
+
+async fn failed_webhooks(pool: &PgPool) -> Check {
+    let failed: Result<(i64,), _> =
+        sqlx::query_as("SELECT count(*) FROM webhook_events WHERE status = 'failed'")
+            .fetch_one(pool)
+            .await;
+    match failed {
+        Ok((0,)) => result("failed_webhooks", true, "no failed webhooks", json!(0)),
+        Ok((count,)) => result(
+            "failed_webhooks",
+            false,
+            format!("{count} webhook deliveries failed to apply and wait for a retry"),
+            json!(count),
+        ),
+        Err(error) => result("failed_webhooks", false, error.to_string(), Value::Null),
+    }
+}
+
+async fn stuck_jobs(pool: &PgPool, now: DateTime<Utc>) -> Check {
+    let stuck: Result<Vec<(String,)>, _> = sqlx::query_as(
+        "SELECT DISTINCT job FROM job_runs
+         WHERE finished_at IS NULL AND started_at < $1 ORDER BY job",
+    )
+    .bind(now - STUCK_AFTER)
+    .fetch_all(pool)
+    .await;
+    match stuck {
+        Ok(jobs) if jobs.is_empty() => result("stuck_jobs", true, "no stuck job runs", json!([])),
+        Ok(jobs) => {
+            let jobs: Vec<String> = jobs.into_iter().map(|(job,)| job).collect();
+            result(
+                "stuck_jobs",
+                false,
+                format!("unfinished for over 3 hours: {}", jobs.join(", ")),
+                json!(jobs),
+            )
+        }
+        Err(error) => result("stuck_jobs", false, error.to_string(), Value::Null),
+    }
+}
+
+/// Raises an alert (and logs an error) for each problem in `report`, and resolves the open
+/// alerts of checks that passed. Without a database nothing can be recorded: the problems are
+/// logged and the error returned.
+pub async fn record(pool: &PgPool, report: &Report, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    for problem in report.problems() {
+        tracing::error!(
+            check = problem.name,
+            detail = %problem.detail,
+            "health check failed"
+        );
+    }
+    let mut tx = pool.begin().await?;
+    for check in &report.checks {
+        if check.ok {
+            sqlx::query(
+                "UPDATE alerts SET resolved_at = $2 WHERE kind = $1 AND resolved_at IS NULL",
+            )
+            .bind(check.name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO alerts (kind, message, details, raised_at, last_seen_at)
+                 VALUES ($1, $2, $3, $4, $4)
+                 ON CONFLICT (kind) WHERE resolved_at IS NULL DO UPDATE SET
+                     message = excluded.message, details = excluded.details,
+                     last_seen_at = excluded.last_seen_at,
+                     occurrences = alerts.occurrences + 1",
+            )
+            .bind(check.name)
+            .bind(&check.detail)
+            .bind(&check.value)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// An open alert.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Alert {
+    pub kind: String,
+    pub message: String,
+    pub raised_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub occurrences: i32,
+}
+
+/// The open alerts, oldest first.
+pub async fn open_alerts(pool: &PgPool) -> Result<Vec<Alert>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT kind, message, raised_at, last_seen_at, occurrences
+         FROM alerts WHERE resolved_at IS NULL ORDER BY raised_at, id",
+    )
+    .fetch_all(pool)
+    .await
+}

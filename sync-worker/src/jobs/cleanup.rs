@@ -1,0 +1,40 @@
+//! Cleanup (weekly): forgets old bookkeeping — finished job runs and resolved alerts after 90
+//! days, and applied or ignored webhook deliveries after 90 days (long past any redelivery
+//! Polar makes, so duplicates are still caught).
+
+use super::Deps;
+use super::scheduler::Finished;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+pub const NAME: &str = "cleanup";
+
+/// How long finished bookkeeping is kept.
+pub const RETENTION: Duration = Duration::days(90);
+
+pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> anyhow::Result<Finished> {
+    let before = now - RETENTION;
+    let job_runs = sqlx::query("DELETE FROM job_runs WHERE finished_at < $1")
+        .bind(before)
+        .execute(&deps.pool)
+        .await?
+        .rows_affected();
+    let alerts = sqlx::query("DELETE FROM alerts WHERE resolved_at < $1")
+        .bind(before)
+        .execute(&deps.pool)
+        .await?
+        .rows_affected();
+    let webhooks = sqlx::query(
+        "DELETE FROM webhook_events
+         WHERE status IN ('applied', 'ignored') AND received_at < $1",
+    )
+    .bind(before)
+    .execute(&deps.pool)
+    .await?
+    .rows_affected();
+    Ok(Finished::Succeeded(json!({
+        "job_runs": job_runs,
+        "alerts": alerts,
+        "webhook_events": webhooks,
+    })))
+}
