@@ -12,7 +12,6 @@
 
 use crate::db;
 use chrono::{DateTime, Utc};
-use serde::Deserialize as _;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 use tollgate_gate::{Account, Catalog, Snapshot, Timestamp, build_snapshot};
@@ -145,12 +144,6 @@ pub async fn rebuild_polar_customer(
             Ok(None)
         }
     }
-}
-
-/// Checks that a Polar subscription is one the engine can read, so that a delivery it could
-/// never apply is refused up front rather than stored to fail forever.
-pub fn check_subscription(raw: &Value) -> Result<(), serde_json::Error> {
-    Account::deserialize(&json!({ "customer": "-", "subscriptions": [raw] })).map(drop)
 }
 
 /// The engine grant a held Polar benefit grant gives, when its benefit's metadata names a

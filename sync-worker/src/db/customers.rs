@@ -45,16 +45,6 @@ pub async fn upsert(
     Ok(row.is_some())
 }
 
-/// The external id of the Polar customer `id`, when it is known and has one.
-pub async fn external_id(conn: &mut PgConnection, id: &str) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT external_id FROM customers WHERE id = $1")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.and_then(|(external_id,)| external_id))
-}
-
 /// The external id of the Polar customer `id`, taking the snapshot lock of that external id
 /// (see [`super::snapshots::lock`]) in the same round trip.
 pub async fn external_id_locking_snapshot(

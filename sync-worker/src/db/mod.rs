@@ -15,7 +15,6 @@ pub mod benefit_grants;
 pub mod checkouts;
 pub mod customers;
 pub mod orders;
-pub mod outbox;
 pub mod products;
 pub mod refunds;
 pub mod snapshots;

@@ -20,23 +20,6 @@ pub async fn current(
     .await
 }
 
-pub async fn insert(
-    conn: &mut PgConnection,
-    customer: &str,
-    revision: i64,
-    snapshot: &Value,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO entitlement_snapshots (customer, revision, snapshot) VALUES ($1, $2, $3)",
-    )
-    .bind(customer)
-    .bind(revision)
-    .bind(snapshot)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Serialises snapshot rebuilds of one customer until the end of the current transaction, so
 /// two concurrent rebuilds cannot both claim the next revision.
 pub async fn lock(conn: &mut PgConnection, customer: &str) -> Result<(), sqlx::Error> {
