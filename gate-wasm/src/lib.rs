@@ -39,6 +39,7 @@ mod catalog;
 mod decision;
 mod entitlement;
 mod gate;
+mod order;
 mod period;
 pub mod polar;
 mod quantity;

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::{
     Catalog, CatalogError, Feature, FeatureType, OnStale, Overage, Plan, PlanLimit, Reset,
 };
+use crate::order::sorted_by;
 use crate::quantity::{Allowance, Limit, WarnAt, parse_size};
 
 const DEFAULT_STALE_AFTER_HOURS: u32 = 7 * 24;
@@ -61,12 +62,12 @@ pub(super) fn parse(text: &str) -> Result<Catalog, CatalogError> {
         .map(|(key, f)| feature(key, f))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let mut plans = raw
+    let plans = raw
         .plans
         .into_iter()
         .map(|(key, p)| plan(key, p, &features))
         .collect::<Result<Vec<_>, _>>()?;
-    plans.sort_by_key(|p| p.rank);
+    let plans = sorted_by(plans, |a, b| a.rank.cmp(&b.rank));
     if let Some([a, b]) = plans
         .windows(2)
         .find(|w| matches!(w, [a, b] if a.rank == b.rank))
@@ -176,11 +177,12 @@ fn plan(key: String, raw: RawPlan, features: &[Feature]) -> Result<Plan, Catalog
             limits.insert(feature_key, limit);
         }
     }
-    let polar_metadata = raw
-        .polar_metadata
-        .into_iter()
-        .map(|(k, v)| (k, metadata_text(&v)))
-        .collect();
+    // Inserted one by one: `collect` into a map would add another copy of the sort.
+    let mut polar_metadata = BTreeMap::new();
+    for (k, v) in raw.polar_metadata {
+        let text = metadata_text(&v);
+        polar_metadata.insert(k, text);
+    }
     Ok(Plan {
         key,
         name: raw.name,

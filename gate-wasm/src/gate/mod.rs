@@ -17,6 +17,7 @@ use foldhash::fast::FixedState;
 
 use crate::decision::PlanEntry;
 use crate::entitlement::{Standing, Term, standing_at};
+use crate::order::sorted_by;
 use crate::snapshot::{SCHEMA, Snapshot, SnapshotError};
 use crate::time::Timestamp;
 
@@ -62,8 +63,7 @@ impl Gate {
                 found: snapshot.schema,
             });
         }
-        let mut ranked: Vec<_> = snapshot.plans.iter().collect();
-        ranked.sort_by_key(|p| p.rank);
+        let ranked = sorted_by(snapshot.plans.iter().collect(), |a, b| a.rank.cmp(&b.rank));
         let plans: Vec<PlanEntry> = ranked
             .into_iter()
             .enumerate()
@@ -82,8 +82,7 @@ impl Gate {
         };
         let default_plan = plan_index(&snapshot.default_plan)?;
 
-        let mut subscriptions: Vec<_> = snapshot.subscriptions.iter().collect();
-        subscriptions.sort_by(|a, b| {
+        let subscriptions = sorted_by(snapshot.subscriptions.iter().collect(), |a, b| {
             b.current_period_start
                 .cmp(&a.current_period_start)
                 .then_with(|| a.id.cmp(&b.id))
@@ -97,16 +96,19 @@ impl Gate {
                 ))
             })
             .collect::<Result<Vec<_>, SnapshotError>>()?;
-        let mut ended: Vec<usize> = (0..terms.len())
+        let ended: Vec<usize> = (0..terms.len())
             .filter(|&i| {
                 terms
                     .get(i)
                     .is_some_and(|t| t.plan.is_some() && t.ended_at().is_some())
             })
             .collect();
-        ended.sort_by_key(|&i| {
-            let term = terms.get(i);
-            std::cmp::Reverse((term.and_then(|t| t.plan), term.and_then(Term::ended_at)))
+        let ended = sorted_by(ended, |&a, &b| {
+            let key = |i: usize| {
+                let term = terms.get(i);
+                (term.and_then(|t| t.plan), term.and_then(Term::ended_at))
+            };
+            key(b).cmp(&key(a))
         });
 
         let features = snapshot

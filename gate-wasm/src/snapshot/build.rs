@@ -10,6 +10,7 @@ use crate::account::{Account, GrantAmount};
 use crate::catalog::{Catalog, Feature, FeatureType};
 use crate::entitlement::{ENDED_MEMORY_DAYS, Term, standing_at};
 use crate::gate::CompiledFeature;
+use crate::order::sorted_by;
 use crate::period::metered_period;
 use crate::polar::{Subscription, SubscriptionStatus};
 use crate::time::Timestamp;
@@ -22,22 +23,21 @@ pub fn build_snapshot(catalog: &Catalog, account: &Account, now: Timestamp) -> S
     let standing = standing_at(&terms, catalog.default_plan_index(), now);
     let source = standing.source.and_then(|i| terms.get(i));
 
-    let features = catalog
-        .features()
-        .iter()
-        .map(|feature| {
-            let built = self::feature(
-                catalog,
-                feature,
-                account,
-                standing.plan,
-                source,
-                now,
-                &mut warnings,
-            );
-            (feature.key.clone(), built)
-        })
-        .collect();
+    // Maps here are filled by `insert`, the code deserializing them already has; `collect`
+    // would add a copy of the sort to the WebAssembly module.
+    let mut features = BTreeMap::new();
+    for feature in catalog.features() {
+        let built = self::feature(
+            catalog,
+            feature,
+            account,
+            standing.plan,
+            source,
+            now,
+            &mut warnings,
+        );
+        features.insert(feature.key.clone(), built);
+    }
     for (kind, keys) in [
         (
             "grant",
@@ -113,7 +113,7 @@ fn subscriptions(
             kept.push((facts, plan));
         }
     }
-    kept.sort_by(|(a, _), (b, _)| {
+    let kept = sorted_by(kept, |(a, _), (b, _)| {
         b.current_period_start
             .cmp(&a.current_period_start)
             .then_with(|| a.id.cmp(&b.id))
@@ -179,11 +179,12 @@ fn feature(
     now: Timestamp,
     warnings: &mut Vec<SnapshotWarning>,
 ) -> SnapshotFeature {
-    let plans: BTreeMap<String, _> = catalog
-        .plans()
-        .iter()
-        .filter_map(|p| Some((p.key.clone(), *p.limits.get(&feature.key)?)))
-        .collect();
+    let mut plans = BTreeMap::new();
+    for p in catalog.plans() {
+        if let Some(limit) = p.limits.get(&feature.key) {
+            plans.insert(p.key.clone(), *limit);
+        }
+    }
     let mut grants = Vec::new();
     for grant in account.grants.iter().filter(|g| g.feature == feature.key) {
         if grant.expires_at.is_some_and(|end| end <= now) {
