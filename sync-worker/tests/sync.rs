@@ -666,3 +666,27 @@ async fn the_cli_migrates_prints_snapshots_lists_and_replays() {
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_deleted_customer_loses_the_plan_and_an_older_update_does_not_undelete() {
+    let app = TestApp::spawn("2026-09-14T09:14:23Z").await;
+    app.deliver(&fixture("subscription.created")).await;
+    assert_eq!(plan(&app.snapshot(CUSTOMER).await.unwrap()), "premium");
+
+    let mut deleted = fixture("customer.created");
+    deleted["type"] = json!("customer.deleted");
+    deleted["data"]["modified_at"] = json!("2026-09-20T00:00:00.000000Z");
+    deleted["data"]["deleted_at"] = json!("2026-09-20T00:00:00.000000Z");
+    app.clock.set(at("2026-09-20T00:00:01Z"));
+    assert_eq!(app.deliver(&deleted).await, "applied");
+    let s = app.snapshot(CUSTOMER).await.unwrap();
+    assert_eq!((plan(&s), revision(&s)), ("free", 2));
+
+    let mut older = fixture("customer.created");
+    older["type"] = json!("customer.updated");
+    older["data"]["modified_at"] = json!("2026-09-19T00:00:00.000000Z");
+    assert_eq!(app.deliver(&older).await, "stale");
+    let s = app.snapshot(CUSTOMER).await.unwrap();
+    assert_eq!((plan(&s), revision(&s)), ("free", 2));
+    app.finish().await;
+}
