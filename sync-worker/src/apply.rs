@@ -48,16 +48,23 @@ pub async fn apply(
     };
     let changed = match object {
         Object::Subscription(subscription, raw) => {
-            let customer = upsert_embedded_customer(conn, raw).await?;
-            let product = upsert_embedded_product(conn, raw).await?;
-            let own = db::subscriptions::upsert(conn, subscription, raw).await?;
-            if let Some(product_id) = &product {
-                rebuild_subscribers(conn, catalog, product_id, now).await?;
-            } else if own || customer {
+            let customer = embedded::<polar::Customer>(raw, "customer");
+            let product = embedded::<polar::Product>(raw, "product");
+            let changed = db::subscriptions::upsert_with_embedded(
+                conn,
+                subscription,
+                raw,
+                customer.as_ref().map(|(view, raw)| (view, *raw)),
+                product.as_ref().map(|(view, raw)| (view, *raw)),
+            )
+            .await?;
+            if let Some((product, _)) = product.as_ref().filter(|_| changed.product) {
+                rebuild_subscribers(conn, catalog, &product.version.id, now).await?;
+            } else if changed.subscription || changed.customer {
                 snapshot::rebuild_polar_customer(conn, catalog, &subscription.customer_id, now)
                     .await?;
             }
-            own || customer || product.is_some()
+            changed.subscription || changed.customer || changed.product
         }
         Object::Customer(customer, raw) => {
             let changed = db::customers::upsert(conn, customer, raw).await?;
@@ -108,19 +115,6 @@ async fn upsert_embedded_customer(
     match embedded::<polar::Customer>(raw, "customer") {
         Some((customer, raw)) => db::customers::upsert(conn, &customer, raw).await,
         None => Ok(false),
-    }
-}
-
-/// Stores the product embedded in `raw`; returns its id when the stored product changed.
-async fn upsert_embedded_product(
-    conn: &mut PgConnection,
-    raw: &Value,
-) -> Result<Option<String>, sqlx::Error> {
-    match embedded::<polar::Product>(raw, "product") {
-        Some((product, raw)) => Ok(db::products::upsert(conn, &product, raw)
-            .await?
-            .then_some(product.version.id)),
-        None => Ok(None),
     }
 }
 

@@ -4,18 +4,12 @@ use crate::polar::Customer;
 use serde_json::Value;
 use sqlx::PgConnection;
 
-/// Stores `customer` unless a newer version is stored. A deletion is never undone by an older
-/// or equally old version, since Polar may not bump `modified_at` when it soft-deletes.
-/// Returns whether the row changed.
-pub async fn upsert(
-    conn: &mut PgConnection,
-    customer: &Customer,
-    raw: &Value,
-) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
-        "INSERT INTO customers (id, external_id, email, deleted_at, version_at, raw)
+/// Inserts or updates one customer ($1 id, $2 external_id, $3 email, $4 deleted_at,
+/// $5 version_at, $6 raw; nothing when $1 is null). See [`upsert`].
+pub(crate) const UPSERT: &str =
+    "INSERT INTO customers (id, external_id, email, deleted_at, version_at, raw)
          SELECT $1, $2, $3, $4, $5, $6
-         WHERE NOT EXISTS (
+         WHERE $1::text IS NOT NULL AND NOT EXISTS (
              SELECT 1 FROM customers
              WHERE id = $1 AND version_at >= $5
                AND (deleted_at IS NOT NULL OR $4::timestamptz IS NULL)
@@ -32,16 +26,25 @@ pub async fn upsert(
          WHERE excluded.version_at > customers.version_at
             OR (customers.deleted_at IS NULL AND excluded.deleted_at IS NOT NULL)
             OR (customers.external_id IS NULL AND excluded.external_id IS NOT NULL)
-         RETURNING id",
-    )
-    .bind(&customer.version.id)
-    .bind(&customer.external_id)
-    .bind(&customer.email)
-    .bind(customer.deleted_at)
-    .bind(customer.version.version_at())
-    .bind(raw)
-    .fetch_optional(conn)
-    .await?;
+         RETURNING id";
+
+/// Stores `customer` unless a newer version is stored. A deletion is never undone by an older
+/// or equally old version, since Polar may not bump `modified_at` when it soft-deletes.
+/// Returns whether the row changed.
+pub async fn upsert(
+    conn: &mut PgConnection,
+    customer: &Customer,
+    raw: &Value,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(UPSERT)
+        .bind(&customer.version.id)
+        .bind(&customer.external_id)
+        .bind(&customer.email)
+        .bind(customer.deleted_at)
+        .bind(customer.version.version_at())
+        .bind(raw)
+        .fetch_optional(conn)
+        .await?;
     Ok(row.is_some())
 }
 

@@ -21,5 +21,38 @@ pub mod snapshots;
 pub mod subscriptions;
 pub mod webhook_events;
 
+/// `sql` with every parameter `$n` renumbered `$n+by`, to combine statements into one.
+fn renumbered(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+            digits.push(d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
 /// The database's migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn renumbering_shifts_every_parameter() {
+        assert_eq!(
+            super::renumbered("SELECT $1, $12::text WHERE x = $2", 6),
+            "SELECT $7, $18::text WHERE x = $8"
+        );
+    }
+}

@@ -4,29 +4,30 @@ use crate::polar::Product;
 use serde_json::Value;
 use sqlx::PgConnection;
 
+/// Inserts or updates one row of `products` ($1 id, $2 name, $3 is_archived, $4 version_at, $5 raw; nothing when $1 is null).
+pub(crate) const UPSERT: &str = "INSERT INTO products (id, name, is_archived, version_at, raw)
+         SELECT $1, $2, $3, $4, $5
+         WHERE $1::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM products WHERE id = $1 AND version_at >= $4)
+         ON CONFLICT (id) DO UPDATE SET
+             name = excluded.name, is_archived = excluded.is_archived,
+             version_at = excluded.version_at, raw = excluded.raw, updated_at = now()
+         WHERE excluded.version_at > products.version_at
+         RETURNING id";
+
 /// Stores `product` unless a newer or equal version is stored; returns whether it changed.
 pub async fn upsert(
     conn: &mut PgConnection,
     product: &Product,
     raw: &Value,
 ) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
-        "INSERT INTO products (id, name, is_archived, version_at, raw)
-         SELECT $1, $2, $3, $4, $5
-         WHERE NOT EXISTS (SELECT 1 FROM products WHERE id = $1 AND version_at >= $4)
-         ON CONFLICT (id) DO UPDATE SET
-             name = excluded.name, is_archived = excluded.is_archived,
-             version_at = excluded.version_at, raw = excluded.raw, updated_at = now()
-         WHERE excluded.version_at > products.version_at
-         RETURNING id",
-    )
-    .bind(&product.version.id)
-    .bind(&product.name)
-    .bind(product.is_archived)
-    .bind(product.version.version_at())
-    .bind(raw)
-    .fetch_optional(conn)
-    .await?;
+    let row = sqlx::query(UPSERT)
+        .bind(&product.version.id)
+        .bind(&product.name)
+        .bind(product.is_archived)
+        .bind(product.version.version_at())
+        .bind(raw)
+        .fetch_optional(conn)
+        .await?;
     Ok(row.is_some())
 }
 
