@@ -84,7 +84,6 @@ test("an upgrade in Polar changes the edge's decision", async () => {
   assert.equal(refused.body.allowed, false);
   assert.equal(refused.body.reason, "not_in_plan");
   assert.deepEqual(refused.body.upgrade, { plan: "premium_plus", name: "Premium Plus" });
-  assert.equal(refused.body.upgradeUrl, "https://app.example.com/billing/upgrade?plan=premium_plus");
 
   await stack.sim.step({
     action: "change_product",
