@@ -7,6 +7,7 @@ use crate::http::{self, AppState};
 use crate::jobs::webhook_retry;
 use crate::jobs::{self, scheduler::Scheduler};
 use crate::polar_client::{ClientConfig, PolarClient};
+use crate::publish;
 use crate::signature::{SignatureError, WebhookSecret};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
@@ -37,6 +38,8 @@ pub enum StartupError {
     WebhookSecret(#[source] SignatureError),
     #[error("POLAR_API_URL: cannot build the Polar client: {0}")]
     PolarClient(#[source] reqwest::Error),
+    #[error("{0}")]
+    Publish(String),
     #[error("DATABASE_URL: cannot connect to PostgreSQL: {0}")]
     Database(#[source] sqlx::Error),
     #[error("DATABASE_URL: migrating the database failed: {0}")]
@@ -56,6 +59,7 @@ pub struct App {
     state: AppState,
     scheduler: Arc<Scheduler>,
     run_jobs: bool,
+    publisher: Option<publish::Sink>,
 }
 
 impl App {
@@ -69,6 +73,7 @@ impl App {
         let catalog = load_catalog(&config.catalog.path)?;
         let secret = WebhookSecret::new(&config.polar_webhook_secret)
             .map_err(StartupError::WebhookSecret)?;
+        let publisher = config.publish.sink().map_err(StartupError::Publish)?;
         let pool = connect(&config.database.url, config.database.max_connections).await?;
         MIGRATOR.run(&pool).await.map_err(StartupError::Migrate)?;
         let listener =
@@ -98,6 +103,7 @@ impl App {
             state,
             scheduler,
             run_jobs: config.jobs,
+            publisher,
         })
     }
 
@@ -133,13 +139,16 @@ impl App {
         let scheduled = self
             .run_jobs
             .then(|| tokio::spawn(Scheduler::run_forever(Arc::clone(&self.scheduler))));
+        let published = self
+            .publisher
+            .map(|sink| tokio::spawn(publish::run_forever(self.state.pool.clone(), sink)));
         let router = http::router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
         retry.abort();
-        if let Some(scheduled) = scheduled {
-            scheduled.abort();
+        for task in [scheduled, published].into_iter().flatten() {
+            task.abort();
         }
         served
     }

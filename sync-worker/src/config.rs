@@ -132,6 +132,9 @@ pub struct Config {
     #[command(flatten)]
     pub polar: PolarConfig,
 
+    #[command(flatten)]
+    pub publish: PublishConfig,
+
     /// Run the scheduled jobs (reconciliation, health checks, cleanup) in this process.
     /// Every replica may run them: each job runs once per tick across all of them.
     #[arg(
@@ -161,6 +164,129 @@ pub struct Config {
         hide_env_values = true
     )]
     pub api_token: SecretString,
+}
+
+/// Where snapshots are published: Workers KV through Cloudflare's REST API in production, the
+/// edge worker's own publish endpoint in local development and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PublishSink {
+    /// Keep snapshots in PostgreSQL only (the outbox waits).
+    None,
+    /// The edge worker's `PUT /_tollgate/snapshots` (TOLLGATE_EDGE_URL, TOLLGATE_INTERNAL_SECRET).
+    Edge,
+    /// Workers KV's bulk write (CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_KV_NAMESPACE_ID,
+    /// CLOUDFLARE_API_TOKEN).
+    Cloudflare,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct PublishConfig {
+    /// Where snapshots are published.
+    #[arg(
+        long = "publish-sink",
+        env = "TOLLGATE_PUBLISH_SINK",
+        value_name = "TOLLGATE_PUBLISH_SINK",
+        value_enum,
+        default_value_t = PublishSink::None
+    )]
+    pub sink: PublishSink,
+
+    /// The edge worker's origin, e.g. http://127.0.0.1:8787 (sink `edge`).
+    #[arg(long = "edge-url", env = "TOLLGATE_EDGE_URL", value_name = "TOLLGATE_EDGE_URL", value_parser = api_url)]
+    pub edge_url: Option<String>,
+
+    /// The secret the edge worker expects in X-Tollgate-Secret (its TOLLGATE_INTERNAL_SECRET).
+    #[arg(
+        long = "internal-secret",
+        env = "TOLLGATE_INTERNAL_SECRET",
+        value_name = "TOLLGATE_INTERNAL_SECRET",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub internal_secret: Option<SecretString>,
+
+    /// Cloudflare account id (sink `cloudflare`).
+    #[arg(
+        long = "cloudflare-account-id",
+        env = "CLOUDFLARE_ACCOUNT_ID",
+        value_name = "CLOUDFLARE_ACCOUNT_ID"
+    )]
+    pub cloudflare_account_id: Option<String>,
+
+    /// Workers KV namespace id bound as ENTITLEMENTS (sink `cloudflare`).
+    #[arg(
+        long = "cloudflare-kv-namespace-id",
+        env = "CLOUDFLARE_KV_NAMESPACE_ID",
+        value_name = "CLOUDFLARE_KV_NAMESPACE_ID"
+    )]
+    pub cloudflare_namespace_id: Option<String>,
+
+    /// Cloudflare API token with Workers KV write access (sink `cloudflare`).
+    #[arg(
+        long = "cloudflare-api-token",
+        env = "CLOUDFLARE_API_TOKEN",
+        value_name = "CLOUDFLARE_API_TOKEN",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub cloudflare_api_token: Option<SecretString>,
+
+    /// Cloudflare's API origin (a local stand-in in tests).
+    #[arg(
+        long = "cloudflare-api-url",
+        env = "CLOUDFLARE_API_URL",
+        value_name = "CLOUDFLARE_API_URL",
+        default_value = crate::publish::CLOUDFLARE_API,
+        value_parser = api_url
+    )]
+    pub cloudflare_api_url: String,
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        PublishConfig {
+            sink: PublishSink::None,
+            edge_url: None,
+            internal_secret: None,
+            cloudflare_account_id: None,
+            cloudflare_namespace_id: None,
+            cloudflare_api_token: None,
+            cloudflare_api_url: crate::publish::CLOUDFLARE_API.to_owned(),
+        }
+    }
+}
+
+impl PublishConfig {
+    /// The sink these settings name, or the name of the setting it is missing.
+    pub fn sink(&self) -> Result<Option<crate::publish::Sink>, String> {
+        use crate::publish::{CloudflareSink, EdgeSink, Sink};
+        fn need<'a, T>(value: &'a Option<T>, name: &str) -> Result<&'a T, String> {
+            value
+                .as_ref()
+                .ok_or_else(|| format!("{name} is required by TOLLGATE_PUBLISH_SINK"))
+        }
+        let http =
+            |e: reqwest::Error| format!("TOLLGATE_PUBLISH_SINK: cannot build an HTTP client: {e}");
+        Ok(match self.sink {
+            PublishSink::None => None,
+            PublishSink::Edge => Some(Sink::Edge(
+                EdgeSink::new(
+                    need(&self.edge_url, "TOLLGATE_EDGE_URL")?,
+                    need(&self.internal_secret, "TOLLGATE_INTERNAL_SECRET")?.clone(),
+                )
+                .map_err(http)?,
+            )),
+            PublishSink::Cloudflare => Some(Sink::Cloudflare(
+                CloudflareSink::new(
+                    &self.cloudflare_api_url,
+                    need(&self.cloudflare_account_id, "CLOUDFLARE_ACCOUNT_ID")?,
+                    need(&self.cloudflare_namespace_id, "CLOUDFLARE_KV_NAMESPACE_ID")?,
+                    need(&self.cloudflare_api_token, "CLOUDFLARE_API_TOKEN")?.clone(),
+                )
+                .map_err(http)?,
+            )),
+        })
+    }
 }
 
 fn secret(value: &str) -> Result<SecretString, String> {

@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod polar;
 pub mod polar_client;
+pub mod publish;
 pub mod reconcile;
 pub mod signature;
 pub mod snapshot;

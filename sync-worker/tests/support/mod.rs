@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use sqlx::{Connection as _, PgConnection, PgPool};
 use std::path::PathBuf;
 use tokio::sync::oneshot;
-use tollgate_sync::config::{CatalogConfig, Config, DatabaseConfig, PolarConfig, PolarServer};
+use tollgate_sync::config::{
+    CatalogConfig, Config, DatabaseConfig, PolarConfig, PolarServer, PublishConfig,
+};
 use tollgate_sync::signature::sign_legacy;
 use tollgate_sync::{App, Clock};
 
@@ -111,6 +113,7 @@ pub fn config(database_url: &str) -> Config {
             server: PolarServer::Sandbox,
             api_url: None,
         },
+        publish: PublishConfig::default(),
         jobs: false,
         listen: "127.0.0.1:0".parse().unwrap(),
         api_token: SecretString::from(API_TOKEN),
