@@ -158,7 +158,7 @@ pub async fn consume(state: &AppState, request: Consume) -> Result<Json<Value>, 
 
 /// Rebuilds the changed customers' snapshots after a batch, off the request's path (a batch
 /// may name thousands of customers). A rebuild that fails or is cut short leaves its mark for
-/// the freshness job.
+/// the usage jobs.
 fn refresh_later(state: &AppState, changed: Vec<Changed>) {
     if changed.is_empty() {
         return;
@@ -168,14 +168,31 @@ fn refresh_later(state: &AppState, changed: Vec<Changed>) {
 }
 
 /// Rebuilds the changed customers' snapshots that are due, before answering: one customer's
-/// `consume` or gauge update is followed by a snapshot that shows it.
+/// `consume` or gauge update is followed by a snapshot that shows it. A customer held back by
+/// the coalescing window is tried again once the window has passed (the trailing edge); by
+/// then another request may have rebuilt it, and the retry finds nothing to do.
 async fn refresh_now(state: &AppState, changed: Vec<Changed>) {
     let customers: Vec<String> = changed.into_iter().map(|c| c.customer).collect();
+    let rebuilt = refresh(state, &customers).await;
+    if rebuilt < customers.len() {
+        let state = state.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(freshness::COALESCE_WINDOW).await;
+            refresh(&state, &customers).await;
+        });
+    }
+}
+
+async fn refresh(state: &AppState, customers: &[String]) -> usize {
     let now = state.clock.now();
-    if let Err(error) = freshness::refresh(&state.pool, &state.catalog, &customers, now).await {
-        tracing::warn!(
-            error = %crate::ingest::error_chain(&error),
-            "rebuilding snapshots after usage failed; the freshness job will retry"
-        );
+    match freshness::refresh(&state.pool, &state.catalog, customers, now).await {
+        Ok(rebuilt) => rebuilt,
+        Err(error) => {
+            tracing::warn!(
+                error = %crate::ingest::error_chain(&error),
+                "rebuilding snapshots after usage failed; the usage jobs will retry"
+            );
+            customers.len()
+        }
     }
 }

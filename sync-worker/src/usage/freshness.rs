@@ -6,8 +6,9 @@
 //! rebuilt at least [`COALESCE_WINDOW`] ago; the claim (clearing the mark) and the rebuild share
 //! one transaction, so a failed rebuild leaves the mark for the next pass. Usage counted while a
 //! rebuild runs waits on the row lock and marks the customer again after it: nothing is missed.
-//! Requests refresh their customers at once after committing; [`refresh_due`] (a job) catches
-//! the ones a window held back.
+//! Requests refresh their customers at once after committing, and once more when the window
+//! that held one back has passed; [`refresh_due`] (the usage jobs) is the backstop for a
+//! process that stopped in between.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
