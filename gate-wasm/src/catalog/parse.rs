@@ -4,8 +4,11 @@
 //! not a silently ignored setting); this module then checks meaning and names each place.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 
-use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::{
@@ -22,9 +25,9 @@ struct RawCatalog {
     default_plan: Option<String>,
     stale_after_hours: Option<u32>,
     #[serde(default)]
-    features: BTreeMap<String, RawFeature>,
+    features: Entries<RawFeature>,
     #[serde(default)]
-    plans: BTreeMap<String, RawPlan>,
+    plans: Entries<RawPlan>,
 }
 
 #[derive(Deserialize)]
@@ -52,18 +55,55 @@ struct RawPlan {
     limits: BTreeMap<String, Value>,
 }
 
+/// A TOML table's entries, in key order like a `BTreeMap`'s. A `Vec`, because every distinct
+/// map type adds its own copy of the B-tree code to the WebAssembly module; the TOML reader
+/// already rejects a key written twice, so no key repeats.
+struct Entries<T>(Vec<(String, T)>);
+
+impl<T> Default for Entries<T> {
+    fn default() -> Self {
+        Entries(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for EntriesVisitor<T> {
+            type Value = Entries<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<T>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(sorted_by(entries, |(a, _), (b, _)| a.cmp(b))))
+            }
+        }
+
+        deserializer.deserialize_map(EntriesVisitor(PhantomData))
+    }
+}
+
 pub(super) fn parse(text: &str) -> Result<Catalog, CatalogError> {
     let raw: RawCatalog = basic_toml::from_str(text)
         .map_err(|e| CatalogError::InvalidToml(e.to_string().trim().to_owned()))?;
 
     let features = raw
         .features
+        .0
         .into_iter()
         .map(|(key, f)| feature(key, f))
         .collect::<Result<Vec<_>, _>>()?;
 
     let plans = raw
         .plans
+        .0
         .into_iter()
         .map(|(key, p)| plan(key, p, &features))
         .collect::<Result<Vec<_>, _>>()?;
