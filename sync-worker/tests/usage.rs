@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use support::{API_TOKEN, TestDatabase, at};
 use tokio::sync::oneshot;
-use tollgate_sync::jobs::{usage_cleanup, usage_processing};
+use tollgate_sync::jobs::{usage_cleanup, usage_freshness, usage_processing};
 use tollgate_sync::polar_client::{ClientConfig, PolarClient};
 use tollgate_sync::usage::Deps;
 use tollgate_sync::{App, Clock};
@@ -548,6 +548,51 @@ async fn gauges_are_set_and_refused_by_name() {
         "a fourth project is over the limit"
     );
     assert_eq!(check["reason"], "limit_reached");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn snapshots_follow_usage_coalesced_but_at_once_past_the_soft_limit() {
+    let app = Usage::spawn("2026-11-20T12:00:00Z").await;
+    let deps = app.deps(None);
+    let used_in_snapshot = |snapshot: Value| snapshot["features"]["api_calls"]["used"].clone();
+    let one = json!({ "customer": "ada", "feature": "api_calls", "amount": 1 });
+
+    app.consume(one.clone()).await;
+    assert_eq!(
+        used_in_snapshot(app.snapshot("ada").await),
+        1,
+        "the first change shows at once"
+    );
+    app.consume(one.clone()).await;
+    assert_eq!(
+        used_in_snapshot(app.snapshot("ada").await),
+        1,
+        "a second change within the window waits"
+    );
+    assert_eq!(
+        usage_freshness::run_once(&deps, app.now()).await.unwrap(),
+        0
+    );
+
+    app.clock.set(at("2026-11-20T12:00:06Z"));
+    usage_freshness::run_once(&deps, app.now()).await.unwrap();
+    assert_eq!(
+        used_in_snapshot(app.snapshot("ada").await),
+        2,
+        "the window's end catches up"
+    );
+
+    // Crossing warn_at (8 of 10) rebuilds at once, window or not.
+    app.clock.set(at("2026-11-20T12:00:07Z"));
+    let answer: Value = app
+        .consume(json!({ "customer": "ada", "feature": "api_calls", "amount": 6 }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["warning"], "soft_limit");
+    assert_eq!(used_in_snapshot(app.snapshot("ada").await), 8);
     app.finish().await;
 }
 
