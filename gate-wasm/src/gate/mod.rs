@@ -11,10 +11,6 @@ mod feature;
 
 pub(crate) use feature::{CompiledFeature, Provision};
 
-use std::collections::HashMap;
-
-use foldhash::fast::FixedState;
-
 use crate::decision::PlanEntry;
 use crate::entitlement::{Standing, Term, standing_at};
 use crate::order::sorted_by;
@@ -35,11 +31,8 @@ pub struct Gate {
     terms: Vec<Term>,
     /// Indices of `terms` that can explain a refusal, highest plan first, latest end first.
     ended: Vec<usize>,
-    /// Sorted by key.
+    /// Sorted by key, so `resolve` finds a name by binary search.
     features: Vec<CompiledFeature>,
-    /// Feature key → index into `features`. A fixed-seed hash: lookups are the hot path's
-    /// largest cost, and results must not depend on a random seed.
-    feature_index: HashMap<Box<str>, u32, FixedState>,
 }
 
 /// A feature name resolved against one gate, for callers that check the same feature often.
@@ -131,12 +124,6 @@ impl Gate {
             })
             .collect::<Result<Vec<_>, SnapshotError>>()?;
 
-        let feature_index = features
-            .iter()
-            .zip(0u32..)
-            .map(|(f, i)| (f.key.clone(), i))
-            .collect();
-
         Ok(Gate {
             customer: snapshot.customer.clone(),
             revision: snapshot.revision,
@@ -147,7 +134,6 @@ impl Gate {
             terms,
             ended,
             features,
-            feature_index,
         })
     }
 
@@ -184,7 +170,8 @@ impl Gate {
 
     /// Resolves a feature name once, for repeated `check_ref` calls.
     pub fn resolve(&self, feature: &str) -> FeatureRef {
-        FeatureRef(self.feature_index.get(feature).copied())
+        let found = self.features.binary_search_by(|f| (*f.key).cmp(feature));
+        FeatureRef(found.ok().and_then(|i| u32::try_from(i).ok()))
     }
 
     /// The effective plan at `now`, and the plan entry that names it.
