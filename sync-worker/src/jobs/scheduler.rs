@@ -29,7 +29,7 @@
 use super::Deps;
 use chrono::{DateTime, Datelike as _, Duration, NaiveTime, TimeZone as _, Utc, Weekday};
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -173,6 +173,9 @@ pub struct Scheduler {
     jobs: Vec<Job>,
     runner: String,
     running: Mutex<HashSet<&'static str>>,
+    /// The latest tick of each job this replica has tried to claim, so that a poll within the
+    /// same tick does not touch the database.
+    seen: Mutex<HashMap<&'static str, DateTime<Utc>>>,
 }
 
 impl Scheduler {
@@ -183,6 +186,7 @@ impl Scheduler {
             jobs,
             runner,
             running: Mutex::new(HashSet::new()),
+            seen: Mutex::new(HashMap::new()),
         }
     }
 
@@ -237,7 +241,10 @@ impl Scheduler {
 
     async fn claim_and_run(&self, job: &Job, now: DateTime<Utc>) -> Option<Ran> {
         let tick = job.cadence.tick(now);
-        match runs::claim(
+        if self.seen_lock().get(job.name) == Some(&tick) {
+            return None;
+        }
+        let claimed = runs::claim(
             &self.deps.pool,
             job.name,
             tick,
@@ -245,8 +252,11 @@ impl Scheduler {
             &self.runner,
             now,
         )
-        .await
-        {
+        .await;
+        if claimed.is_ok() {
+            self.seen_lock().insert(job.name, tick);
+        }
+        match claimed {
             Ok(true) => {}
             Ok(false) => return None,
             Err(error) => {
@@ -260,6 +270,10 @@ impl Scheduler {
             tick,
             outcome,
         })
+    }
+
+    fn seen_lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, DateTime<Utc>>> {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashSet<&'static str>> {

@@ -13,8 +13,8 @@
 //! 3. **Repair** each drifted object through [`crate::apply::apply`], exactly as if its webhook
 //!    had arrived: the same newer-version rule, the same upserts, the same snapshot rebuilds
 //!    and outbox rows. In the same transaction an `audit_log` row records the stored version
-//!    before and Polar's version after. One object per transaction: a bad object is counted
-//!    and logged, and the rest are still repaired.
+//!    before and Polar's version after. One object per transaction, [`REPAIR_CONCURRENCY`]
+//!    at a time: a bad object is counted and logged, and the rest are still repaired.
 //! 4. **Vanished objects**: a live customer Polar no longer lists is fetched by id; a 404
 //!    means it was deleted without a webhook, so it is marked deleted (audited, snapshot
 //!    rebuilt without its subscriptions). A live subscription missing from the list of live
@@ -45,6 +45,9 @@ use tollgate_gate::Catalog;
 
 /// How far back an incremental order sync looks before the last successful one.
 pub const INCREMENTAL_OVERLAP: Duration = Duration::hours(1);
+
+/// Repairs applied at the same time.
+pub const REPAIR_CONCURRENCY: usize = 8;
 
 /// Subscription statuses that still entitle (or may again): an incremental sync lists these.
 pub const LIVE_STATUSES: [&str; 3] = ["active", "trialing", "past_due"];
@@ -215,10 +218,14 @@ impl Reconciler {
                 .await;
         }
 
-        let mut conn = self.pool.acquire().await.map_err(database)?;
-        cursor::advance(&mut conn, resource, now, mode == Mode::Full)
-            .await
-            .map_err(database)?;
+        // A failed repair keeps the cursor where it was, so the next incremental sync lists
+        // that object again.
+        if report.failed == 0 {
+            let mut conn = self.pool.acquire().await.map_err(database)?;
+            cursor::advance(&mut conn, resource, now, mode == Mode::Full)
+                .await
+                .map_err(database)?;
+        }
         report.requests = polar.counted_requests();
         tracing::info!(
             fetched = report.fetched,
@@ -262,14 +269,30 @@ impl Reconciler {
                 .await
                 .map_err(|source| ReconcileError::Database { resource, source })?
         };
+        // Repairs run a few at a time: each is its own short transaction, and the database,
+        // not Polar, is the bottleneck once the lists are in.
+        let mut repairs = tokio::task::JoinSet::new();
         for (version, item) in versioned {
             let drift = match stored.get(&version.id) {
                 None => Drift::Missing,
                 Some(at) if version.version_at() > *at => Drift::Outdated,
                 Some(_) => continue,
             };
-            self.repair(resource, &version.id, drift, item, now, report)
-                .await;
+            while repairs.len() >= REPAIR_CONCURRENCY {
+                if let Some(outcome) = repairs.join_next().await {
+                    count_repair(outcome, report);
+                }
+            }
+            let (pool, catalog) = (self.pool.clone(), Arc::clone(&self.catalog));
+            repairs.spawn(async move {
+                let id = version.id;
+                let outcome =
+                    repair::repair(&pool, &catalog, resource, &id, drift, item, now).await;
+                (drift, outcome)
+            });
+        }
+        while let Some(outcome) = repairs.join_next().await {
+            count_repair(outcome, report);
         }
         Ok(ids.into_iter().collect())
     }
@@ -346,6 +369,28 @@ impl Reconciler {
                     "repairing drift failed; the next reconcile tries again"
                 );
             }
+        }
+    }
+}
+
+/// Counts the outcome of one concurrent repair.
+fn count_repair(
+    outcome: Result<(Drift, Result<bool, RepairError>), tokio::task::JoinError>,
+    report: &mut Report,
+) {
+    match outcome {
+        Ok((drift, Ok(true))) => report.count(drift),
+        Ok((_, Ok(false))) => {}
+        Ok((_, Err(error))) => {
+            report.failed += 1;
+            tracing::warn!(
+                error = %crate::ingest::error_chain(&error),
+                "repairing drift failed; the next reconcile tries again"
+            );
+        }
+        Err(error) => {
+            report.failed += 1;
+            tracing::error!(error = %error, "a repair task ended abnormally");
         }
     }
 }
