@@ -19,6 +19,13 @@ use crate::{
     build_snapshot,
 };
 
+// The module's allocator. The engine allocates little (parsing, building, compiling a gate;
+// `check` not at all), so a smaller allocator than the default dlmalloc costs no speed that
+// matters and keeps the module within its size budget.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// A failed call: the wrapper rethrows it as a JS `Error` with this `code` and `message`.
 #[wasm_bindgen]
 #[derive(Debug)]
