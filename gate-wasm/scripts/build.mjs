@@ -106,11 +106,14 @@ const features = [
 ].map((feature) => `--enable-${feature}`);
 // --converge repeats -Oz until the module stops shrinking. --low-memory-unused lets wasm-opt fold
 // constant offsets into loads and stores; it is sound for rustc's layout (the 1 MiB stack first,
-// growing down towards 0, statics above it), where nothing lives in the first KiB.
+// growing down towards 0, statics above it), where nothing lives in the first KiB. The
+// producers and target-features sections only describe the toolchain; runtimes ignore them.
 run(wasmOpt, [
   "-Oz",
   "--converge",
   "--low-memory-unused",
+  "--strip-producers",
+  "--strip-target-features",
   ...features,
   join(glue, "gate_bg.wasm"),
   "-o",
