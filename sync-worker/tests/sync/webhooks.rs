@@ -1,18 +1,10 @@
-//! The sync worker end to end: a real service on a fresh PostgreSQL database per test, Polar's
-//! webhooks signed like Polar signs them, sent over HTTP.
+//! Webhooks: a subscription's whole story, duplicates, reverse order, refusals, retries and the
+//! CLI, over HTTP against a real service.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
-
+use crate::support;
+use crate::support::{API_TOKEN, CUSTOMER, SECRET, STORY, TestApp, at, fixture};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{API_TOKEN, CUSTOMER, SECRET, STORY, TestApp, at, fixture};
 use tollgate_gate::Snapshot;
 
 fn plan(snapshot: &Value) -> &str {

@@ -1,22 +1,13 @@
 //! The scheduler on a real database: two replicas of the service, sharing one database and one
 //! Polar, run every job once per tick however their polls interleave; each run is recorded.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-#[allow(dead_code)]
-mod support;
-
+use crate::support;
+use crate::support::TestDatabase;
 use chrono::{DateTime, Duration, Utc};
 use polar_sim::{Action, RateLimit, Sim, SimConfig};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use support::TestDatabase;
 use tollgate_sync::jobs::{full_reconcile, health_check, order_sync};
 use tollgate_sync::{App, Clock};
 

@@ -1,25 +1,15 @@
 //! Publishing: the outbox reaches Workers KV through a sink, coalesced per key, and a sink
 //! outage delays publication without losing anything.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-#[allow(dead_code)]
-mod support;
-
 use std::sync::{Arc, Mutex};
 
+use crate::support::{CUSTOMER, TestApp, fixture};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::put;
 use axum::{Json, Router};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use support::{CUSTOMER, TestApp, fixture};
 use tollgate_sync::publish::{self, CloudflareSink, Sink};
 
 const CF_TOKEN: &str = "cf-test-token";

@@ -3,23 +3,14 @@
 //! reconcile without failing it; a Polar that fails every request opens the circuit, which
 //! closes again once Polar is back.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-#[allow(dead_code)]
-mod support;
-
+use crate::support;
+use crate::support::TestDatabase;
 use polar_sim::{Action, RateLimit, Sim, SimConfig, SimHandle, SubscriptionStatus};
 use secrecy::SecretString;
 use serde_json::Value;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
-use support::TestDatabase;
 use tollgate_sync::db::MIGRATOR;
 use tollgate_sync::jobs::{self, health_check, order_sync, subscription_sync};
 use tollgate_sync::polar_client::{BreakerState, ClientConfig, PolarClient, PolarError};

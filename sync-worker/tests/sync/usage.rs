@@ -2,22 +2,13 @@
 //! concurrently they are sent, limits that hold under concurrent consumption, periods that roll
 //! over, gauges, the monthly report, and overage that reaches Polar (the simulator) once.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-#[allow(dead_code)]
-mod support;
-
+use crate::support;
+use crate::support::{API_TOKEN, TestDatabase, at};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use support::{API_TOKEN, TestDatabase, at};
 use tokio::sync::oneshot;
 use tollgate_sync::jobs::{usage_cleanup, usage_freshness, usage_processing};
 use tollgate_sync::polar_client::{ClientConfig, PolarClient};

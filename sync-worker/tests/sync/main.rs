@@ -1,0 +1,17 @@
+//! The sync worker end to end, as one test binary: a real service on a fresh PostgreSQL
+//! database per test, Polar's webhooks signed like Polar signs them and sent over HTTP, the Polar
+//! simulator in process for reconciliation and overage, and stand-ins for Workers KV's sinks.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod publish;
+mod reconcile;
+mod scheduler;
+mod support;
+mod usage;
+mod webhooks;
