@@ -208,11 +208,7 @@ impl PolarClient {
         path: &str,
         body: &B,
     ) -> Result<T, PolarError> {
-        let body = serde_json::to_value(body).map_err(|source| PolarError::Decode {
-            path: path.to_owned(),
-            source,
-        })?;
-        self.call(Method::POST, path, &[], Some(&body)).await
+        self.send_body(Method::POST, path, body).await
     }
 
     pub async fn patch<B: Serialize, T: DeserializeOwned>(
@@ -220,11 +216,20 @@ impl PolarClient {
         path: &str,
         body: &B,
     ) -> Result<T, PolarError> {
+        self.send_body(Method::PATCH, path, body).await
+    }
+
+    async fn send_body<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T, PolarError> {
         let body = serde_json::to_value(body).map_err(|source| PolarError::Decode {
             path: path.to_owned(),
             source,
         })?;
-        self.call(Method::PATCH, path, &[], Some(&body)).await
+        self.call(method, path, &[], Some(&body)).await
     }
 
     /// One page (1-based) of a list, at Polar's largest page size.
