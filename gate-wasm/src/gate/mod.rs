@@ -31,7 +31,8 @@ pub struct Gate {
     terms: Vec<Term>,
     /// Indices of `terms` that can explain a refusal, highest plan first, latest end first.
     ended: Vec<usize>,
-    /// Sorted by key, so `resolve` finds a name by binary search.
+    /// Sorted by key. `resolve` scans it: a catalog has tens of features, `str` equality
+    /// rejects most keys on their length alone, and no hash table joins the WebAssembly module.
     features: Vec<CompiledFeature>,
 }
 
@@ -170,8 +171,8 @@ impl Gate {
 
     /// Resolves a feature name once, for repeated `check_ref` calls.
     pub fn resolve(&self, feature: &str) -> FeatureRef {
-        let found = self.features.binary_search_by(|f| (*f.key).cmp(feature));
-        FeatureRef(found.ok().and_then(|i| u32::try_from(i).ok()))
+        let found = self.features.iter().position(|f| *f.key == *feature);
+        FeatureRef(found.and_then(|i| u32::try_from(i).ok()))
     }
 
     /// The effective plan at `now`, and the plan entry that names it.
