@@ -170,6 +170,10 @@ impl Gate {
     }
 
     /// Resolves a feature name once, for repeated `check_ref` calls.
+    ///
+    /// A catalog has tens of features: scanning their names is as fast as hashing at that size
+    /// (19–40 ns for a whole check by name, docs/benchmarks.md) and keeps a hash table out of the
+    /// size-budgeted wasm module.
     pub fn resolve(&self, feature: &str) -> FeatureRef {
         let found = self.features.iter().position(|f| *f.key == *feature);
         FeatureRef(found.and_then(|i| u32::try_from(i).ok()))
