@@ -2,18 +2,15 @@
 //! concurrently they are sent, limits that hold under concurrent consumption, periods that roll
 //! over, gauges, the monthly report, and overage that reaches Polar (the simulator) once.
 
-use crate::support;
-use crate::support::{API_TOKEN, TestDatabase, at};
+use crate::support::{API_TOKEN, TestApp, at};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tokio::sync::oneshot;
 use tollgate_sync::jobs::{usage_cleanup, usage_freshness, usage_processing};
 use tollgate_sync::polar_client::{ClientConfig, PolarClient};
 use tollgate_sync::usage::Deps;
-use tollgate_sync::{App, Clock};
 
 /// Small limits, so that tests reach them: `api_calls` bills overage past 10 a month and warns
 /// at 8; `exports` blocks past 5 a day; `projects` is a gauge of at most 3.
@@ -39,15 +36,9 @@ limits = { api_calls = 1000, exports = 100, projects = 50, sso = true }
 "#;
 
 struct Usage {
-    address: String,
-    client: reqwest::Client,
-    clock: Clock,
-    pool: sqlx::PgPool,
+    app: TestApp,
     catalog: Arc<tollgate_gate::Catalog>,
-    database: TestDatabase,
     _catalog_file: tempfile_path::Removed,
-    stop: Option<oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// A catalog file removed when the test ends.
@@ -60,41 +51,30 @@ mod tempfile_path {
     }
 }
 
+/// The usage helpers below read the service's address, clock and pool through `TestApp`.
+impl std::ops::Deref for Usage {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
 impl Usage {
     async fn spawn(now: &str) -> Self {
-        let database = TestDatabase::create().await;
-        let path = std::env::temp_dir().join(format!("{}.toml", database.name));
+        let path = std::env::temp_dir().join(format!(
+            "tollgate_usage_{}.toml",
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::write(&path, CATALOG).unwrap();
-        let mut config = support::config(&database.url);
-        config.catalog.path = path.clone();
-        let clock = Clock::manual(at(now));
-        let app = App::build_with_clock(config, clock.clone()).await.unwrap();
-        let address = format!("http://127.0.0.1:{}", app.port());
-        let pool = app.pool().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
         Self {
-            address,
-            client: reqwest::Client::new(),
-            clock,
-            pool,
+            app: TestApp::spawn_with_catalog(now, path.clone()).await,
             catalog: Arc::new(tollgate_gate::Catalog::parse(CATALOG).unwrap()),
-            database,
             _catalog_file: tempfile_path::Removed(path),
-            stop: Some(stop),
-            server,
         }
     }
 
-    async fn finish(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = (&mut self.server).await;
-        self.pool.close().await;
-        self.database.drop_now().await;
+    async fn finish(self) {
+        self.app.finish().await;
     }
 
     fn now(&self) -> DateTime<Utc> {

@@ -141,11 +141,16 @@ pub struct Delivery {
 
 impl TestApp {
     pub async fn spawn(now: &str) -> Self {
+        Self::spawn_with_catalog(now, catalog_path()).await
+    }
+
+    /// The service with another catalog than the example one.
+    pub async fn spawn_with_catalog(now: &str, catalog: PathBuf) -> Self {
         let database = TestDatabase::create().await;
         let clock = Clock::manual(at(now));
-        let app = App::build_with_clock(config(&database.url), clock.clone())
-            .await
-            .unwrap();
+        let mut config = config(&database.url);
+        config.catalog.path = catalog;
+        let app = App::build_with_clock(config, clock.clone()).await.unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool().clone();
         let (stop, stopped) = oneshot::channel::<()>();
