@@ -151,12 +151,27 @@ impl Snapshot {
 
     /// Whether two snapshots say the same thing, whenever and however often they were issued.
     pub fn same_entitlements(&self, other: &Snapshot) -> bool {
-        let strip = |s: &Snapshot| Snapshot {
-            revision: 0,
-            issued_at: Timestamp::MIN,
-            stale_after: Timestamp::MIN,
-            ..s.clone()
-        };
-        strip(self) == strip(other)
+        // Destructured so that a new field has to be placed on one side or the other.
+        let Snapshot {
+            schema,
+            customer,
+            revision: _,
+            issued_at: _,
+            stale_after: _,
+            plan,
+            default_plan,
+            plans,
+            subscriptions,
+            features,
+            warnings,
+        } = self;
+        *schema == other.schema
+            && *customer == other.customer
+            && *plan == other.plan
+            && *default_plan == other.default_plan
+            && *plans == other.plans
+            && *subscriptions == other.subscriptions
+            && *features == other.features
+            && *warnings == other.warnings
     }
 }
