@@ -3,8 +3,9 @@
 //! Starts the real binary on a fresh database, then sends signed Polar `subscription.*`
 //! deliveries (each one a new version of one of many customers' subscriptions, so every
 //! delivery is verified, stored, applied, rebuilds a snapshot and queues an outbox row) from
-//! many concurrent connections, and reports events/s, latency percentiles and the server's
-//! peak RSS.
+//! many concurrent connections. Reports the answer latency percentiles, and the throughput
+//! until the last delivery is applied (not merely acknowledged), with the server's CPU time
+//! and peak RSS.
 //!
 //! ```text
 //! cargo bench -p tollgate-sync --bench webhook_ingest
@@ -208,11 +209,27 @@ async fn main() {
                 let receipt: Value = response.json().await.unwrap();
                 latencies.push(sent.elapsed());
                 assert!(status.is_success(), "{status}: {receipt}");
-                assert_eq!(receipt["status"], "applied", "{receipt}");
+                assert_eq!(receipt["status"], "accepted", "{receipt}");
             }
         });
     }
     let mut latencies: Vec<Duration> = workers.join_all().await.into_iter().flatten().collect();
+    let answered = started.elapsed();
+    let mut conn = PgConnection::connect(&format!("{}/{database}", server_url()))
+        .await
+        .unwrap();
+    // Applying goes on in the background; the run ends when nothing is pending.
+    let count = |sql: &'static str| sqlx::query_as::<_, (i64,)>(sql);
+    loop {
+        let (pending,) = count("SELECT count(*) FROM webhook_events WHERE status = 'pending'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let elapsed = started.elapsed();
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)];
@@ -222,15 +239,11 @@ async fn main() {
         .map(|(after, before)| after - before);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
-    let mut conn = PgConnection::connect(&format!("{}/{database}", server_url()))
+    let (stored,) = count("SELECT count(*) FROM webhook_events WHERE status = 'applied'")
+        .fetch_one(&mut conn)
         .await
         .unwrap();
-    let (stored,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM webhook_events WHERE status = 'applied'")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    let (snapshots,): (i64,) = sqlx::query_as("SELECT count(*) FROM entitlement_snapshots")
+    let (snapshots,) = count("SELECT count(*) FROM entitlement_snapshots")
         .fetch_one(&mut conn)
         .await
         .unwrap();
@@ -240,9 +253,14 @@ async fn main() {
 
     println!("webhook ingest: {events} events, {concurrency} connections, {customers} customers");
     println!("  applied        {stored} events, {snapshots} snapshot revisions");
-    println!("  elapsed        {:.2} s", elapsed.as_secs_f64());
     println!(
-        "  throughput     {:.0} events/s",
+        "  answered       {:.2} s ({:.0} events/s acknowledged)",
+        answered.as_secs_f64(),
+        events as f64 / answered.as_secs_f64()
+    );
+    println!("  all applied    {:.2} s", elapsed.as_secs_f64());
+    println!(
+        "  throughput     {:.0} events/s stored and applied",
         events as f64 / elapsed.as_secs_f64()
     );
     println!(

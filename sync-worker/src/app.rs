@@ -1,5 +1,6 @@
 //! Building and running the service.
 
+use crate::applier::Applier;
 use crate::clock::Clock;
 use crate::config::{Config, PolarConfig};
 use crate::db::MIGRATOR;
@@ -91,8 +92,10 @@ impl App {
             clock: clock.clone(),
         };
         let scheduler = Arc::new(Scheduler::new(deps, jobs::schedule()));
+        let applier = Applier::new(pool.clone(), Arc::clone(&catalog), clock.clone());
         let state = AppState {
             pool,
+            applier,
             catalog,
             secret: Arc::new(secret),
             api_token: config.api_token,
@@ -120,17 +123,23 @@ impl App {
             .unwrap_or_default()
     }
 
+    /// The applier of this replica (runs with [`App::run`]).
+    pub fn applier(&self) -> Applier {
+        self.state.applier.clone()
+    }
+
     /// The service's database pool.
     pub fn pool(&self) -> &PgPool {
         &self.state.pool
     }
 
-    /// Serves until `shutdown` completes, retrying failed webhooks and running the scheduled
-    /// jobs in the background.
+    /// Serves until `shutdown` completes, applying and retrying webhooks and running the
+    /// scheduled jobs in the background.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let applier = tokio::spawn(self.state.applier.clone().run_forever());
         let retry = tokio::spawn(webhook_retry::run_forever(
             self.state.pool.clone(),
             Arc::clone(&self.state.catalog),
@@ -146,6 +155,7 @@ impl App {
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
+        applier.abort();
         retry.abort();
         for task in [scheduled, published].into_iter().flatten() {
             task.abort();

@@ -1,11 +1,12 @@
-//! Applying one Polar event to the database.
+//! Applying Polar events to the database.
 //!
 //! Each event carries a full snapshot of its object (and, for subscriptions, orders and grants,
 //! the customer and product it belongs to). Each object is upserted under the newer-version
 //! rule of [`crate::db`], so applying an old, duplicate or reordered event is harmless. When an
 //! object that feeds the engine (customer, product, subscription, benefit grant) changed, the
-//! snapshots of the customers it concerns are rebuilt. Orders, refunds and checkouts are
-//! billing history: stored, but no rule reads them.
+//! customers it concerns are noted in [`Affected`]; their snapshots are rebuilt once, after
+//! every event of a batch is applied. Orders, refunds and checkouts are billing history:
+//! stored, but no rule reads them.
 
 use crate::db;
 use crate::polar::{self, Event, Object};
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::PgConnection;
+use std::collections::BTreeSet;
 use tollgate_gate::Catalog;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,13 +38,59 @@ pub enum Applied {
     Ignored,
 }
 
-/// Applies `event` at `now` inside the caller's transaction.
-pub async fn apply(
+/// The customers whose snapshots applied events may have changed.
+#[derive(Debug, Default)]
+pub struct Affected {
+    /// Polar customer ids.
+    customers: BTreeSet<String>,
+    /// Products whose change concerns every subscriber (their metadata picks the plan).
+    products: BTreeSet<String>,
+}
+
+impl Affected {
+    /// Rebuilds the snapshot of every affected customer that has an external id, once each.
+    pub async fn rebuild(
+        self,
+        conn: &mut PgConnection,
+        catalog: &Catalog,
+        now: DateTime<Utc>,
+    ) -> Result<(), SnapshotError> {
+        if self.customers.is_empty() && self.products.is_empty() {
+            return Ok(());
+        }
+        let customers = self.customers.into_iter().collect::<Vec<_>>();
+        let mut external_ids = db::customers::external_ids(conn, &customers)
+            .await?
+            .into_iter()
+            .collect::<BTreeSet<_>>();
+        for product in &self.products {
+            external_ids.extend(db::products::subscriber_external_ids(conn, product).await?);
+        }
+        snapshot::rebuild_many(conn, catalog, &external_ids, now).await?;
+        Ok(())
+    }
+}
+
+/// Applies `event` and rebuilds the snapshots it affects, inside the caller's transaction.
+pub async fn apply_and_rebuild(
     conn: &mut PgConnection,
     catalog: &Catalog,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Applied, ApplyError> {
+    let mut affected = Affected::default();
+    let applied = apply(conn, event, &mut affected).await?;
+    affected.rebuild(conn, catalog, now).await?;
+    Ok(applied)
+}
+
+/// Applies `event` inside the caller's transaction, noting in `affected` whose snapshots to
+/// rebuild.
+pub async fn apply(
+    conn: &mut PgConnection,
+    event: &Event,
+    affected: &mut Affected,
+) -> Result<Applied, sqlx::Error> {
     let Some(object) = &event.object else {
         return Ok(Applied::Ignored);
     };
@@ -59,24 +107,24 @@ pub async fn apply(
             )
             .await?;
             if let Some((product, _)) = product.as_ref().filter(|_| changed.product) {
-                rebuild_subscribers(conn, catalog, &product.version.id, now).await?;
-            } else if changed.subscription || changed.customer {
-                snapshot::rebuild_polar_customer(conn, catalog, &subscription.customer_id, now)
-                    .await?;
+                affected.products.insert(product.version.id.clone());
+            }
+            if changed.subscription || changed.customer {
+                affected.customers.insert(subscription.customer_id.clone());
             }
             changed.subscription || changed.customer || changed.product
         }
         Object::Customer(customer, raw) => {
             let changed = db::customers::upsert(conn, customer, raw).await?;
             if changed {
-                snapshot::rebuild_polar_customer(conn, catalog, &customer.version.id, now).await?;
+                affected.customers.insert(customer.version.id.clone());
             }
             changed
         }
         Object::Product(product, raw) => {
             let changed = db::products::upsert(conn, product, raw).await?;
             if changed {
-                rebuild_subscribers(conn, catalog, &product.version.id, now).await?;
+                affected.products.insert(product.version.id.clone());
             }
             changed
         }
@@ -84,7 +132,7 @@ pub async fn apply(
             let customer = upsert_embedded_customer(conn, raw).await?;
             let own = db::benefit_grants::upsert(conn, grant, raw).await?;
             if own || customer {
-                snapshot::rebuild_polar_customer(conn, catalog, &grant.customer_id, now).await?;
+                affected.customers.insert(grant.customer_id.clone());
             }
             own || customer
         }
@@ -92,7 +140,7 @@ pub async fn apply(
             let customer = upsert_embedded_customer(conn, raw).await?;
             let own = db::orders::upsert(conn, order, raw).await?;
             if customer {
-                snapshot::rebuild_polar_customer(conn, catalog, &order.customer_id, now).await?;
+                affected.customers.insert(order.customer_id.clone());
             }
             own || customer
         }
@@ -121,17 +169,4 @@ async fn upsert_embedded_customer(
 fn embedded<'a, T: DeserializeOwned>(raw: &'a Value, field: &str) -> Option<(T, &'a Value)> {
     let value = raw.get(field).filter(|value| value.is_object())?;
     T::deserialize(value).ok().map(|view| (view, value))
-}
-
-/// Rebuilds every snapshot that depends on `product_id` (its metadata picks the plan).
-async fn rebuild_subscribers(
-    conn: &mut PgConnection,
-    catalog: &Catalog,
-    product_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(), SnapshotError> {
-    for external_id in db::products::subscriber_external_ids(conn, product_id).await? {
-        snapshot::rebuild(conn, catalog, &external_id, now).await?;
-    }
-    Ok(())
 }

@@ -1,8 +1,9 @@
 //! tollgate's sync worker: Polar webhooks into PostgreSQL, entitlement snapshots out.
 //!
 //! The service verifies Polar's signed webhooks, stores each delivery once by its
-//! `webhook-id`, applies it so that an older version of an object never overwrites a newer one,
-//! and rebuilds the affected customers' snapshots with the engine (`tollgate_gate`). Apps read
+//! `webhook-id`, applies it in the background so that an older version of an object never
+//! overwrites a newer one, and rebuilds the affected customers' snapshots with the engine
+//! (`tollgate_gate`). Apps read
 //! snapshots and decisions from the `/v1` API.
 //!
 //! ```no_run
@@ -14,6 +15,7 @@
 //! ```
 
 pub mod app;
+pub mod applier;
 pub mod apply;
 pub mod cli;
 pub mod clock;

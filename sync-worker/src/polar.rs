@@ -237,6 +237,20 @@ impl Event {
 }
 
 impl Object {
+    /// The Polar customer the object concerns, or its own id for a product or a checkout
+    /// without a customer. Deliveries with one key are applied one batch at a time.
+    pub fn customer_key(&self) -> &str {
+        match self {
+            Self::Subscription(s, _) => &s.customer_id,
+            Self::Customer(c, _) => &c.version.id,
+            Self::Order(o, _) => &o.customer_id,
+            Self::Refund(r, _) => &r.customer_id,
+            Self::Product(p, _) => &p.version.id,
+            Self::BenefitGrant(g, _) => &g.customer_id,
+            Self::Checkout(c, _) => c.customer_id.as_deref().unwrap_or(&c.version.id),
+        }
+    }
+
     /// The typed view of an object read from Polar's REST API (`kind` says which list or
     /// endpoint it came from), so that it is applied exactly like the same object in a webhook.
     pub fn from_api(kind: ObjectKind, raw: Value) -> Result<Self, PayloadError> {

@@ -9,11 +9,14 @@
 //! A rebuild takes a per-customer advisory lock for the rest of the transaction, compares the
 //! new snapshot with the current one (`Snapshot::same_entitlements`: when it was issued does not
 //! count), and stores it as revision + 1 with an outbox row only when the entitlements changed.
+//! Many customers are rebuilt together in the same few round trips as one, which is what keeps
+//! a batch of webhooks cheap to apply.
 
 use crate::db;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
+use std::collections::BTreeSet;
 use tollgate_gate::{Account, Catalog, Snapshot, Timestamp, build_snapshot};
 
 /// A benefit with this metadata key adds to the named feature's limit while its grant is held.
@@ -46,45 +49,69 @@ pub async fn rebuild(
     external_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, SnapshotError> {
-    db::snapshots::lock(conn, external_id).await?;
-    rebuild_locked(conn, catalog, external_id, now).await
+    let customers = BTreeSet::from([external_id.to_owned()]);
+    let changed = rebuild_many(conn, catalog, &customers, now).await?;
+    Ok(changed.first().map(|(_, revision)| *revision))
 }
 
-/// [`rebuild`], once the customer's snapshot lock is held. Every webhook that changes a
-/// customer comes through here, so it reads everything in one query and writes the snapshot
-/// and its outbox row in another.
-async fn rebuild_locked(
+/// Rebuilds the snapshots of `customers` (external ids) in a fixed number of round trips:
+/// lock, read, usage, write. Returns the customers whose entitlements changed, with their new
+/// revisions.
+pub async fn rebuild_many(
     conn: &mut PgConnection,
     catalog: &Catalog,
-    external_id: &str,
+    customers: &BTreeSet<String>,
     now: DateTime<Utc>,
-) -> Result<Option<i64>, SnapshotError> {
-    let stored = db::snapshots::load(conn, external_id).await?;
-    let revision = stored.revision.unwrap_or(0) + 1;
-    let mut account = Account {
-        customer: external_id.to_owned(),
-        subscriptions: stored.subscriptions,
-        usage: Default::default(),
-        gauges: Default::default(),
-        grants: stored
-            .grants
-            .iter()
-            .filter_map(grant_of)
-            .filter_map(|grant| serde_json::from_value(grant).ok())
-            .collect(),
-        revision: u64::try_from(revision).unwrap_or_default(),
-    };
-    crate::usage::counts::fill(conn, catalog, &mut account, Timestamp::from(now)).await?;
-    let snapshot = build_snapshot(catalog, &account, Timestamp::from(now));
-    // A stored snapshot this engine cannot read (an older schema) is simply replaced.
-    if let Some(current) = stored.snapshot
-        && serde_json::from_str::<Snapshot>(&current)
-            .is_ok_and(|current| current.same_entitlements(&snapshot))
-    {
-        return Ok(None);
+) -> Result<Vec<(String, i64)>, SnapshotError> {
+    if customers.is_empty() {
+        return Ok(Vec::new());
     }
-    db::snapshots::insert_and_enqueue(conn, external_id, revision, &snapshot).await?;
-    Ok(Some(revision))
+    // A set iterates in order: every rebuild locks customers in one global order.
+    let ids: Vec<&str> = customers.iter().map(String::as_str).collect();
+    db::snapshots::lock(conn, &ids).await?;
+    let stored = db::snapshots::load(conn, &ids).await?;
+    let mut accounts = Vec::with_capacity(stored.len());
+    let mut current = Vec::with_capacity(stored.len());
+    for stored in stored {
+        let revision = stored.revision.unwrap_or(0) + 1;
+        accounts.push(Account {
+            customer: stored.customer,
+            subscriptions: stored.subscriptions,
+            usage: Default::default(),
+            gauges: Default::default(),
+            grants: stored
+                .grants
+                .iter()
+                .filter_map(grant_of)
+                .filter_map(|grant| serde_json::from_value(grant).ok())
+                .collect(),
+            revision: u64::try_from(revision).unwrap_or_default(),
+        });
+        current.push((revision, stored.snapshot));
+    }
+    let now = Timestamp::from(now);
+    crate::usage::counts::fill_many(conn, catalog, &mut accounts, now).await?;
+    let mut revisions = Vec::new();
+    for (account, (revision, current)) in accounts.iter().zip(current) {
+        let snapshot = build_snapshot(catalog, account, now);
+        // A stored snapshot this engine cannot read (an older schema) is simply replaced.
+        if current
+            .and_then(|current| serde_json::from_str::<Snapshot>(&current).ok())
+            .is_some_and(|current| current.same_entitlements(&snapshot))
+        {
+            continue;
+        }
+        revisions.push(db::snapshots::NewRevision {
+            customer: account.customer.clone(),
+            revision,
+            snapshot: serde_json::to_string(&snapshot).map_err(SnapshotError::Serialize)?,
+        });
+    }
+    db::snapshots::insert_and_enqueue(conn, &revisions).await?;
+    Ok(revisions
+        .into_iter()
+        .map(|new| (new.customer, new.revision))
+        .collect())
 }
 
 /// Everything the engine reads about the customer with `external_id` at `now`: subscriptions,
@@ -128,22 +155,6 @@ pub fn base_account(
         customer: external_id.to_owned(),
         source,
     })
-}
-
-/// Rebuilds the snapshot of the Polar customer `customer_id`, if it has an external id.
-pub async fn rebuild_polar_customer(
-    conn: &mut PgConnection,
-    catalog: &Catalog,
-    customer_id: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>, SnapshotError> {
-    match db::customers::external_id_locking_snapshot(conn, customer_id).await? {
-        Some(external_id) => rebuild_locked(conn, catalog, &external_id, now).await,
-        None => {
-            tracing::debug!(customer_id, "customer has no external id; no snapshot");
-            Ok(None)
-        }
-    }
 }
 
 /// The engine grant a held Polar benefit grant gives, when its benefit's metadata names a

@@ -48,20 +48,17 @@ pub async fn upsert(
     Ok(row.is_some())
 }
 
-/// The external id of the Polar customer `id`, taking the snapshot lock of that external id
-/// (see [`super::snapshots::lock`]) in the same round trip.
-pub async fn external_id_locking_snapshot(
+/// The external ids of the Polar customers `ids` that have one.
+pub async fn external_ids(
     conn: &mut PgConnection,
-    id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT external_id,
-                pg_advisory_xact_lock(hashtextextended('tollgate.snapshot:' || external_id, 0))::text
-         FROM customers
-         WHERE id = $1 AND external_id IS NOT NULL",
+    ids: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT external_id FROM customers
+         WHERE id = ANY($1) AND external_id IS NOT NULL",
     )
-    .bind(id)
-    .fetch_optional(conn)
+    .bind(ids)
+    .fetch_all(conn)
     .await?;
-    Ok(row.map(|(external_id, _)| external_id))
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }

@@ -1,14 +1,17 @@
 //! `webhook_events`: every Polar delivery, stored once by `webhook-id`, with its apply state.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::PgConnection;
 
-/// What became of a stored delivery.
+/// Where a stored delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// Stored, waiting for the applier.
+    Pending,
     /// Applied to the database.
     Applied,
+    /// Applied, but everything it carries was already stored in this or a newer version.
+    Stale,
     /// A type tollgate does not apply; kept for the record.
     Ignored,
     /// Its apply failed; it waits for a retry.
@@ -18,7 +21,9 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Pending => "pending",
             Self::Applied => "applied",
+            Self::Stale => "stale",
             Self::Ignored => "ignored",
             Self::Failed => "failed",
         }
@@ -39,25 +44,22 @@ pub struct Row {
 }
 
 /// Stores a delivery (`payload`: the body exactly as received, JSON) unless one with this
-/// `webhook_id` exists, already marked with the
-/// outcome of its first apply (`status`, and `error` for a failure, retried after 5 s). Returns
-/// the new row's id, or `None` for a duplicate. A concurrent insert of the same id waits for
-/// the first to commit or roll back (unique index), so exactly one of them keeps a row.
+/// `webhook_id` exists, as `Pending` (to be applied) or `Ignored` (a type tollgate does not
+/// apply). Returns the new row's id, or `None` for a duplicate. A concurrent insert of the same
+/// id waits for the first to commit or roll back (unique index), so exactly one of them keeps a
+/// row. One statement, so on a pool it commits on its own.
 pub async fn insert(
-    conn: &mut PgConnection,
+    conn: impl sqlx::PgExecutor<'_>,
     webhook_id: &str,
     event_type: &str,
     event_timestamp: Option<DateTime<Utc>>,
     payload: &str,
     status: Status,
-    error: Option<&str>,
 ) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO webhook_events (webhook_id, event_type, event_timestamp, payload, status,
-                                     attempts, last_error, next_attempt_at, applied_at)
-         VALUES ($1, $2, $3, $4::jsonb, $5, 1, $6,
-                 CASE WHEN $5 = 'failed' THEN now() + interval '5 seconds' END,
-                 CASE WHEN $5 <> 'failed' THEN now() END)
+                                     applied_at)
+         VALUES ($1, $2, $3, $4::jsonb, $5, CASE WHEN $5 = 'ignored' THEN now() END)
          ON CONFLICT (webhook_id) DO NOTHING
          RETURNING id",
     )
@@ -66,29 +68,108 @@ pub async fn insert(
     .bind(event_timestamp)
     .bind(payload)
     .bind(status.as_str())
-    .bind(error)
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|(id,)| id))
 }
 
-/// Records an apply that succeeded (`Applied`/`Ignored`).
+/// Claims up to `limit` of the oldest deliveries pending for longer than `age`, for the rest
+/// of the transaction; rows another transaction holds are skipped.
+pub async fn claim_pending(
+    conn: &mut PgConnection,
+    limit: i64,
+    age: std::time::Duration,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    // The ids first, then the payloads of those alone: a payload is rendered only when claimed.
+    sqlx::query_as(
+        "WITH claimed AS (
+             SELECT id FROM webhook_events
+             WHERE status = 'pending' AND received_at < now() - make_interval(secs => $2)
+             ORDER BY id
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED)
+         SELECT w.id, w.payload::text FROM webhook_events w JOIN claimed USING (id)
+         ORDER BY w.id",
+    )
+    .bind(limit)
+    .bind(age.as_secs_f64())
+    .fetch_all(conn)
+    .await
+}
+
+/// Claims those of the deliveries `ids` that are still pending and that no other transaction
+/// holds, for the rest of the transaction; returns their ids.
+pub async fn claim_pending_ids(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT id FROM webhook_events
+         WHERE id = ANY($1) AND status = 'pending'
+         ORDER BY id
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Claims the delivery `id` if it is still pending and no other transaction holds it.
+pub async fn claim_pending_by_id(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT payload::text FROM webhook_events
+         WHERE id = $1 AND status = 'pending'
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(payload,)| payload))
+}
+
+/// Whether any delivery waits to be applied.
+pub async fn any_pending(pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
+    let (pending,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE status = 'pending')")
+            .fetch_one(pool)
+            .await?;
+    Ok(pending)
+}
+
+/// Records successful applies of many deliveries at once (`Applied`/`Stale`/`Ignored`).
+pub async fn mark_done_many(
+    conn: &mut PgConnection,
+    done: &[(i64, Status)],
+) -> Result<(), sqlx::Error> {
+    let (ids, statuses): (Vec<i64>, Vec<&str>) = done
+        .iter()
+        .map(|(id, status)| (*id, status.as_str()))
+        .unzip();
+    sqlx::query(
+        "UPDATE webhook_events AS w
+         SET status = d.status, attempts = w.attempts + 1, last_error = NULL,
+             next_attempt_at = NULL, applied_at = now()
+         FROM unnest($1::bigint[], $2::text[]) AS d(id, status)
+         WHERE w.id = d.id",
+    )
+    .bind(&ids)
+    .bind(&statuses)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records an apply that succeeded (`Applied`/`Stale`/`Ignored`).
 pub async fn mark_done(
     conn: &mut PgConnection,
     id: i64,
     status: Status,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE webhook_events
-         SET status = $2, attempts = attempts + 1, last_error = NULL,
-             next_attempt_at = NULL, applied_at = now()
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(status.as_str())
-    .execute(conn)
-    .await?;
-    Ok(())
+    mark_done_many(conn, &[(id, status)]).await
 }
 
 /// Records a failed apply and schedules the next attempt: 5 s after the first failure,
@@ -109,9 +190,9 @@ pub async fn mark_failed(conn: &mut PgConnection, id: i64, error: &str) -> Resul
 }
 
 /// Claims the oldest failed delivery that is due, locking it so that other replicas skip it.
-pub async fn claim_due(conn: &mut PgConnection) -> Result<Option<(i64, Value)>, sqlx::Error> {
+pub async fn claim_due(conn: &mut PgConnection) -> Result<Option<(i64, String)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, payload FROM webhook_events
+        "SELECT id, payload::text FROM webhook_events
          WHERE status = 'failed' AND next_attempt_at <= now()
          ORDER BY next_attempt_at, id
          LIMIT 1
@@ -125,8 +206,8 @@ pub async fn claim_due(conn: &mut PgConnection) -> Result<Option<(i64, Value)>, 
 pub async fn lock_by_webhook_id(
     conn: &mut PgConnection,
     webhook_id: &str,
-) -> Result<Option<(i64, Value)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, payload FROM webhook_events WHERE webhook_id = $1 FOR UPDATE")
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, payload::text FROM webhook_events WHERE webhook_id = $1 FOR UPDATE")
         .bind(webhook_id)
         .fetch_optional(conn)
         .await

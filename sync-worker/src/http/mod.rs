@@ -10,6 +10,7 @@ mod webhooks;
 pub use error::ApiError;
 pub use webhooks::MAX_BODY_BYTES;
 
+use crate::applier::Applier;
 use crate::clock::Clock;
 use crate::signature::WebhookSecret;
 use axum::Router;
@@ -25,6 +26,7 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    pub applier: Applier,
     pub catalog: Arc<Catalog>,
     pub secret: Arc<WebhookSecret>,
     pub api_token: SecretString,

@@ -1,10 +1,11 @@
-//! `POST /webhooks/polar`: verify, store, apply.
+//! `POST /webhooks/polar`: verify, store, answer; the applier applies it.
 //!
 //! The raw bytes are verified before anything is parsed, the body is parsed and checked before
-//! anything is stored, and every refusal is a 4xx that leaves the database untouched.
+//! anything is stored, and every refusal is a 4xx that leaves the database untouched. An
+//! accepted delivery answers 202 once it is stored; a duplicate or an ignored type answers 200.
 
 use super::{ApiError, AppState};
-use crate::ingest;
+use crate::ingest::{self, Received};
 use crate::polar::{Event, Object, PayloadError};
 use crate::signature::{SignatureError, SignedHeaders};
 use axum::Json;
@@ -23,7 +24,7 @@ const MAX_WEBHOOK_ID_LEN: usize = 255;
 
 #[derive(Debug, Serialize)]
 pub struct Receipt {
-    /// `applied`, `stale`, `ignored`, `duplicate` or `deferred`.
+    /// `accepted`, `ignored` or `duplicate`.
     pub status: &'static str,
 }
 
@@ -81,13 +82,19 @@ pub async fn receive(
         })?;
     }
 
-    let outcome =
-        ingest::receive(&state.pool, &state.catalog, signed.id, &event, payload, now).await?;
-    tracing::info!(event_type = %event.event_type, outcome = outcome.as_str(), "webhook received");
+    let received = ingest::receive(&state.pool, signed.id, &event, payload).await?;
+    tracing::info!(event_type = %event.event_type, outcome = received.as_str(), "webhook received");
+    let status = match received {
+        Received::Accepted(id) => {
+            state.applier.submit(id, event);
+            StatusCode::ACCEPTED
+        }
+        Received::Ignored | Received::Duplicate => StatusCode::OK,
+    };
     Ok((
-        StatusCode::OK,
+        status,
         Json(Receipt {
-            status: outcome.as_str(),
+            status: received.as_str(),
         }),
     ))
 }

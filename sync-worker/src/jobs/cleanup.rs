@@ -26,7 +26,7 @@ pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> anyhow::Result<Finishe
         .rows_affected();
     let webhooks = sqlx::query(
         "DELETE FROM webhook_events
-         WHERE status IN ('applied', 'ignored') AND received_at < $1",
+         WHERE status IN ('applied', 'stale', 'ignored') AND received_at < $1",
     )
     .bind(before)
     .execute(&deps.pool)

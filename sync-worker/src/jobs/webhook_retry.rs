@@ -4,8 +4,8 @@
 //! running this job at the same time never apply one delivery twice at once, and a delivery
 //! that keeps failing only delays itself.
 
-use crate::ingest::{self, Outcome};
-use crate::polar::Event;
+use crate::applier;
+use crate::ingest;
 use crate::{clock::Clock, db};
 use sqlx::PgPool;
 use std::time::Duration;
@@ -28,13 +28,7 @@ pub async fn run_once(
             return Ok(attempted);
         };
         attempted += 1;
-        let outcome = match Event::from_value(payload) {
-            Ok(event) => ingest::apply_stored(&mut tx, catalog, id, &event, clock.now()).await?,
-            Err(error) => {
-                db::webhook_events::mark_failed(&mut tx, id, &error.to_string()).await?;
-                Outcome::Deferred
-            }
-        };
+        let outcome = applier::apply_stored(&mut tx, catalog, id, &payload, clock.now()).await?;
         tx.commit().await?;
         tracing::info!(
             event_id = id,

@@ -96,7 +96,7 @@ pub async fn repair(
     let before = stored::lock(&mut tx, resource, id)
         .await
         .map_err(database)?;
-    let applied = apply::apply(&mut tx, catalog, &event, now)
+    let applied = apply::apply_and_rebuild(&mut tx, catalog, &event, now)
         .await
         .map_err(|source| RepairError::Apply {
             resource,

@@ -41,27 +41,66 @@ pub async fn fill(
     account: &mut Account,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    account.usage.clear();
-    let snapshot = build_snapshot(catalog, account, now);
-    let (features, starts): (Vec<String>, Vec<DateTime<Utc>>) = snapshot
-        .features
-        .keys()
-        .filter_map(|key| Some((key.clone(), period(&snapshot, key)?.start)))
-        .unzip();
-    let counts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT c.feature, c.used
+    fill_many(conn, catalog, std::slice::from_mut(account), now).await
+}
+
+/// [`fill`] for many accounts, in two round trips whatever their number.
+pub async fn fill_many(
+    conn: &mut PgConnection,
+    catalog: &Catalog,
+    accounts: &mut [Account],
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    // The periods come from a snapshot built without usage: usage never moves a period.
+    let mut customers = Vec::new();
+    let mut features = Vec::new();
+    let mut starts = Vec::new();
+    for account in accounts.iter_mut() {
+        account.usage.clear();
+        account.gauges.clear();
+        let snapshot = build_snapshot(catalog, account, now);
+        for key in snapshot.features.keys() {
+            if let Some(period) = period(&snapshot, key) {
+                customers.push(account.customer.clone());
+                features.push(key.clone());
+                starts.push(period.start);
+            }
+        }
+    }
+    let counts: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT c.customer, c.feature, c.used
          FROM usage_counters c
-         JOIN unnest($2::text[], $3::timestamptz[]) AS p(feature, period_start)
-           ON c.feature = p.feature AND c.period_start = p.period_start
-         WHERE c.customer = $1",
+         JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS p(customer, feature, period_start)
+           ON c.customer = p.customer AND c.feature = p.feature
+          AND c.period_start = p.period_start",
     )
-    .bind(&account.customer)
+    .bind(&customers)
     .bind(&features)
     .bind(&starts)
     .fetch_all(&mut *conn)
     .await?;
-    account.usage = to_units(counts);
-    account.gauges = gauges(conn, &account.customer).await?;
+    let everyone: Vec<&str> = accounts.iter().map(|a| a.customer.as_str()).collect();
+    let levels: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT customer, feature, level FROM usage_gauges WHERE customer = ANY($1)",
+    )
+    .bind(&everyone)
+    .fetch_all(&mut *conn)
+    .await?;
+    let index: BTreeMap<String, usize> = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, account)| (account.customer.clone(), i))
+        .collect();
+    for (customer, feature, used) in counts {
+        if let Some(account) = index.get(&customer).and_then(|&i| accounts.get_mut(i)) {
+            account.usage.insert(feature, to_unit(used));
+        }
+    }
+    for (customer, feature, level) in levels {
+        if let Some(account) = index.get(&customer).and_then(|&i| accounts.get_mut(i)) {
+            account.gauges.insert(feature, to_unit(level));
+        }
+    }
     Ok(())
 }
 
@@ -80,8 +119,13 @@ pub async fn gauges(
 
 fn to_units(rows: Vec<(String, i64)>) -> BTreeMap<String, u64> {
     rows.into_iter()
-        .map(|(feature, n)| (feature, u64::try_from(n).unwrap_or_default()))
+        .map(|(feature, n)| (feature, to_unit(n)))
         .collect()
+}
+
+/// A stored count as the engine reads it; counts are never negative.
+fn to_unit(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
 }
 
 /// Units to add to one counter.

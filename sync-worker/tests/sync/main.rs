@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod applier;
 mod publish;
 mod reconcile;
 mod scheduler;

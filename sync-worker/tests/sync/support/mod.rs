@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use sqlx::{Connection as _, PgConnection, PgPool};
 use std::path::PathBuf;
 use tokio::sync::oneshot;
+use tollgate_sync::applier::Applier;
 use tollgate_sync::config::{
     CatalogConfig, Config, DatabaseConfig, PolarConfig, PolarServer, PublishConfig,
 };
@@ -126,6 +127,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Clock,
     pub pool: PgPool,
+    pub applier: Applier,
     pub database: TestDatabase,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -153,6 +155,7 @@ impl TestApp {
         let app = App::build_with_clock(config, clock.clone()).await.unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool().clone();
+        let applier = app.applier();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -162,6 +165,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             clock,
             pool,
+            applier,
             database,
             stop: Some(stop),
             server,
@@ -200,13 +204,32 @@ impl TestApp {
         }
     }
 
-    /// Delivers `event` (compact JSON, like Polar) and returns the receipt's status.
+    /// Delivers `event` (compact JSON, like Polar), waits for the applier, and returns what
+    /// became of it: the stored delivery's status (`applied`, `stale`, `ignored`, `failed`),
+    /// or `duplicate`.
     pub async fn deliver(&self, event: &Value) -> String {
         let delivery = self.sign(serde_json::to_vec(event).unwrap());
         let response = self.post(&delivery, SECRET).await;
-        assert_eq!(response.status(), StatusCode::OK, "{event:#}");
+        let code = response.status();
         let receipt: Value = response.json().await.unwrap();
-        receipt["status"].as_str().unwrap().to_owned()
+        match receipt["status"].as_str().unwrap() {
+            "accepted" => assert_eq!(code, StatusCode::ACCEPTED, "{event:#}"),
+            "duplicate" => return "duplicate".to_owned(),
+            _ => assert_eq!(code, StatusCode::OK, "{event:#}"),
+        }
+        self.applier.settled().await;
+        self.delivery_status(&delivery.webhook_id).await
+    }
+
+    /// The stored status of the delivery `webhook_id`.
+    pub async fn delivery_status(&self, webhook_id: &str) -> String {
+        let (status,): (String,) =
+            sqlx::query_as("SELECT status FROM webhook_events WHERE webhook_id = $1")
+                .bind(webhook_id)
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+        status
     }
 
     /// Moves the clock to just after the event was sent, then delivers it.
