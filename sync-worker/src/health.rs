@@ -9,6 +9,8 @@
 //! - **outbox_lag**: the oldest snapshot waiting to be published is younger than
 //!   [`OUTBOX_LAG_LIMIT`]; older means the edge serves stale entitlements.
 //! - **failed_webhooks**: no delivery is waiting for a retry after a failed apply.
+//! - **webhook_backlog**: the oldest delivery waiting to be applied is younger than
+//!   [`WEBHOOK_BACKLOG_LIMIT`]; older means the applier is stopped or cannot keep up.
 //! - **stuck_jobs**: no job run has been unfinished for longer than [`STUCK_AFTER`] (a replica
 //!   died mid-run, or a run hangs).
 //!
@@ -24,6 +26,8 @@ use sqlx::PgPool;
 
 /// The oldest unpublished snapshot may be this old before it is a problem.
 pub const OUTBOX_LAG_LIMIT: Duration = Duration::minutes(15);
+/// The oldest pending webhook delivery may be this old before it is a problem.
+pub const WEBHOOK_BACKLOG_LIMIT: Duration = Duration::minutes(1);
 /// A job run unfinished for this long is stuck.
 pub const STUCK_AFTER: Duration = Duration::hours(3);
 
@@ -87,6 +91,7 @@ pub async fn check(pool: &PgPool, polar: Option<&PolarClient>, now: DateTime<Utc
     if database_ok {
         checks.push(outbox_lag(pool).await);
         checks.push(failed_webhooks(pool).await);
+        checks.push(webhook_backlog(pool, now).await);
         checks.push(stuck_jobs(pool, now).await);
     }
     Report { checks }
@@ -166,6 +171,32 @@ async fn failed_webhooks(pool: &PgPool) -> Check {
             json!(count),
         ),
         Err(error) => result("failed_webhooks", false, error.to_string(), Value::Null),
+    }
+}
+
+async fn webhook_backlog(pool: &PgPool, now: DateTime<Utc>) -> Check {
+    let oldest: Result<(Option<DateTime<Utc>>, i64), _> = sqlx::query_as(
+        "SELECT min(received_at), count(*) FROM webhook_events WHERE status = 'pending'",
+    )
+    .fetch_one(pool)
+    .await;
+    match oldest {
+        Ok((Some(oldest), count)) if now - oldest > WEBHOOK_BACKLOG_LIMIT => result(
+            "webhook_backlog",
+            false,
+            format!(
+                "{count} pending webhook deliveries, the oldest waiting for {} s",
+                (now - oldest).num_seconds()
+            ),
+            json!(count),
+        ),
+        Ok((_, count)) => result(
+            "webhook_backlog",
+            true,
+            "webhook deliveries are applied as they arrive",
+            json!(count),
+        ),
+        Err(error) => result("webhook_backlog", false, error.to_string(), Value::Null),
     }
 }
 

@@ -158,3 +158,36 @@ async fn a_delivery_that_cannot_be_applied_does_not_hold_up_its_batch() {
     assert_eq!(subscriptions, 2);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn health_reports_a_delivery_the_applier_cannot_take() {
+    let app = TestApp::spawn("2026-09-14T09:14:23Z").await;
+    store(&app, "d-1", &fixture("subscription.created")).await;
+    sqlx::query(
+        "UPDATE webhook_events SET received_at = received_at - interval '2 minutes'
+         WHERE status = 'pending'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // A transaction holds the delivery, so every pass of the applier skips it.
+    let mut holder = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM webhook_events WHERE webhook_id = 'd-1' FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let report = tollgate_sync::health::check(&app.pool, None, chrono::Utc::now()).await;
+    let backlog = report.get("webhook_backlog").unwrap();
+    assert!(!backlog.ok, "{backlog:?}");
+    assert!(
+        backlog.detail.contains("1 pending webhook deliveries"),
+        "{backlog:?}"
+    );
+
+    holder.rollback().await.unwrap();
+    app.applier.settled().await;
+    let report = tollgate_sync::health::check(&app.pool, None, chrono::Utc::now()).await;
+    assert!(report.get("webhook_backlog").unwrap().ok);
+    assert_eq!(statuses(&app).await, [("d-1".into(), "applied".into())]);
+    app.finish().await;
+}
