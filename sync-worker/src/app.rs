@@ -5,6 +5,7 @@ use crate::clock::Clock;
 use crate::config::{Config, PolarConfig};
 use crate::db::MIGRATOR;
 use crate::http::{self, AppState};
+use crate::ingest::Inbox;
 use crate::jobs::webhook_retry;
 use crate::jobs::{self, scheduler::Scheduler};
 use crate::polar_client::{ClientConfig, PolarClient};
@@ -94,6 +95,7 @@ impl App {
         let scheduler = Arc::new(Scheduler::new(deps, jobs::schedule()));
         let applier = Applier::new(pool.clone(), Arc::clone(&catalog), clock.clone());
         let state = AppState {
+            inbox: Inbox::start(pool.clone()),
             pool,
             applier,
             catalog,

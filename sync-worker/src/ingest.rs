@@ -1,20 +1,25 @@
 //! Webhook ingestion: store first, answer at once, apply in the background.
 //!
-//! For one verified delivery, a single statement inserts it keyed by its `webhook-id` with
-//! `ON CONFLICT DO NOTHING`: as `pending`, then handed to the applier ([`crate::applier`]), or as
-//! `ignored` for a type tollgate does not apply. No row means a duplicate (an earlier or
-//! concurrent delivery of the same event holds the unique key). The answer goes out once the
-//! insert has committed, so a crash before it makes Polar send the delivery again, and one
-//! after it loses nothing: the applier finds the pending row when it starts.
+//! A verified delivery is inserted keyed by its `webhook-id` with `ON CONFLICT DO NOTHING`:
+//! as `pending`, then handed to the applier ([`crate::applier`]), or as `ignored` for a type
+//! tollgate does not apply. No row means a duplicate (an earlier or concurrent delivery of the
+//! same event holds the unique key). The answer goes out once the insert has committed, so a
+//! crash before it makes Polar send the delivery again, and one after it loses nothing: the
+//! applier finds the pending row. Concurrent requests share inserts through the [`Inbox`].
 //!
 //! `tollgate webhooks replay` re-applies stored deliveries by hand. Re-applying is always
 //! safe: every upsert keeps the newest version of each object.
 
 use crate::applier::{self, Outcome};
-use crate::db::{self, webhook_events::Status};
+use crate::db::{
+    self,
+    webhook_events::{NewDelivery, Status},
+};
 use crate::polar::Event;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
 use tollgate_gate::Catalog;
 
 /// What became of one delivery when it arrived.
@@ -38,6 +43,29 @@ impl Received {
     }
 }
 
+/// The row a verified delivery is stored as (`payload`: the body exactly as received).
+pub fn new_delivery(webhook_id: &str, event: &Event, payload: &str) -> NewDelivery {
+    NewDelivery {
+        webhook_id: webhook_id.to_owned(),
+        event_type: event.event_type.clone(),
+        event_timestamp: event.timestamp,
+        payload: payload.to_owned(),
+        status: if event.object.is_some() {
+            Status::Pending
+        } else {
+            Status::Ignored
+        },
+    }
+}
+
+fn received(delivery: &NewDelivery, stored: Option<i64>) -> Received {
+    match stored {
+        None => Received::Duplicate,
+        Some(id) if delivery.status == Status::Pending => Received::Accepted(id),
+        Some(_) => Received::Ignored,
+    }
+}
+
 /// Stores one verified delivery (`payload`: the body exactly as received).
 #[tracing::instrument(skip_all, fields(event_type = %event.event_type))]
 pub async fn receive(
@@ -46,25 +74,91 @@ pub async fn receive(
     event: &Event,
     payload: &str,
 ) -> Result<Received, sqlx::Error> {
-    let status = if event.object.is_some() {
-        Status::Pending
-    } else {
-        Status::Ignored
-    };
-    let stored = db::webhook_events::insert(
-        pool,
-        webhook_id,
-        &event.event_type,
-        event.timestamp,
-        payload,
-        status,
-    )
-    .await?;
-    Ok(match stored {
-        None => Received::Duplicate,
-        Some(id) if status == Status::Pending => Received::Accepted(id),
-        Some(_) => Received::Ignored,
-    })
+    let delivery = new_delivery(webhook_id, event, payload);
+    let stored = db::webhook_events::insert(pool, std::slice::from_ref(&delivery)).await?;
+    Ok(received(&delivery, stored.first().copied().flatten()))
+}
+
+/// Stores deliveries for concurrent requests together: whatever arrived while the previous
+/// insert ran goes into the next one, so under load many deliveries share one statement, one
+/// commit and one pool round trip, and when idle each is stored at once.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    requests: mpsc::Sender<Request>,
+}
+
+#[derive(Debug)]
+struct Request {
+    delivery: NewDelivery,
+    reply: oneshot::Sender<Result<Received, Arc<sqlx::Error>>>,
+}
+
+/// Most deliveries in one insert.
+const GROUP: usize = 128;
+/// Inserts under way at once: one runs while the next group gathers.
+const WRITERS: usize = 2;
+
+impl Inbox {
+    /// Starts the writers; they stop when every clone of the inbox is dropped.
+    pub fn start(pool: PgPool) -> Self {
+        let (requests, receiver) = mpsc::channel(GROUP * WRITERS * 4);
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        for _ in 0..WRITERS {
+            tokio::spawn(write(pool.clone(), Arc::clone(&receiver)));
+        }
+        Self { requests }
+    }
+
+    /// Stores one verified delivery once its group has committed.
+    pub async fn receive(
+        &self,
+        webhook_id: &str,
+        event: &Event,
+        payload: &str,
+    ) -> Result<Received, InboxError> {
+        let (reply, answer) = oneshot::channel();
+        let delivery = new_delivery(webhook_id, event, payload);
+        self.requests
+            .send(Request { delivery, reply })
+            .await
+            .map_err(|_| InboxError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| InboxError::Stopped)?
+            .map_err(InboxError::Database)
+    }
+}
+
+async fn write(pool: PgPool, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Request>>>) {
+    let mut group = Vec::with_capacity(GROUP);
+    loop {
+        if receiver.lock().await.recv_many(&mut group, GROUP).await == 0 {
+            return;
+        }
+        let deliveries: Vec<NewDelivery> = group.iter().map(|r| r.delivery.clone()).collect();
+        match db::webhook_events::insert(&pool, &deliveries).await {
+            Ok(stored) => {
+                for (request, stored) in group.drain(..).zip(stored) {
+                    let _ = request.reply.send(Ok(received(&request.delivery, stored)));
+                }
+            }
+            Err(error) => {
+                let error = Arc::new(error);
+                for request in group.drain(..) {
+                    let _ = request.reply.send(Err(Arc::clone(&error)));
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InboxError {
+    #[error("storing the delivery failed: {0}")]
+    Database(#[source] Arc<sqlx::Error>),
+    #[error("the service is stopping")]
+    Stopped,
 }
 
 /// Re-applies the stored delivery `webhook_id` by hand and audits it. `None` when no delivery

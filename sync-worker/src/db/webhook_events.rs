@@ -43,34 +43,59 @@ pub struct Row {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// Stores a delivery (`payload`: the body exactly as received, JSON) unless one with this
-/// `webhook_id` exists, as `Pending` (to be applied) or `Ignored` (a type tollgate does not
-/// apply). Returns the new row's id, or `None` for a duplicate. A concurrent insert of the same
-/// id waits for the first to commit or roll back (unique index), so exactly one of them keeps a
-/// row. One statement, so on a pool it commits on its own.
+/// A delivery to store.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub webhook_id: String,
+    pub event_type: String,
+    pub event_timestamp: Option<DateTime<Utc>>,
+    /// The body exactly as received (JSON).
+    pub payload: String,
+    /// `Pending` (to be applied) or `Ignored` (a type tollgate does not apply).
+    pub status: Status,
+}
+
+/// Stores each delivery unless one with its `webhook_id` exists, in one statement (so on a
+/// pool it commits on its own), ids in the order given. Returns, for each delivery in order,
+/// its new row's id, or `None` for a duplicate — of a stored delivery or of an earlier one in
+/// `deliveries`. A concurrent insert of the same id waits for the first to commit or roll back
+/// (unique index), so exactly one of them keeps a row.
 pub async fn insert(
     conn: impl sqlx::PgExecutor<'_>,
-    webhook_id: &str,
-    event_type: &str,
-    event_timestamp: Option<DateTime<Utc>>,
-    payload: &str,
-    status: Status,
-) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as(
+    deliveries: &[NewDelivery],
+) -> Result<Vec<Option<i64>>, sqlx::Error> {
+    let webhook_ids: Vec<&str> = deliveries.iter().map(|d| d.webhook_id.as_str()).collect();
+    let event_types: Vec<&str> = deliveries.iter().map(|d| d.event_type.as_str()).collect();
+    let timestamps: Vec<Option<DateTime<Utc>>> =
+        deliveries.iter().map(|d| d.event_timestamp).collect();
+    let payloads: Vec<&str> = deliveries.iter().map(|d| d.payload.as_str()).collect();
+    let statuses: Vec<&str> = deliveries.iter().map(|d| d.status.as_str()).collect();
+    let stored: Vec<(i64, String)> = sqlx::query_as(
         "INSERT INTO webhook_events (webhook_id, event_type, event_timestamp, payload, status,
                                      applied_at)
-         VALUES ($1, $2, $3, $4::jsonb, $5, CASE WHEN $5 = 'ignored' THEN now() END)
+         SELECT webhook_id, event_type, event_timestamp, payload::jsonb, status,
+                CASE WHEN status = 'ignored' THEN now() END
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+              WITH ORDINALITY AS d(webhook_id, event_type, event_timestamp, payload, status, n)
+         ORDER BY n
          ON CONFLICT (webhook_id) DO NOTHING
-         RETURNING id",
+         RETURNING id, webhook_id",
     )
-    .bind(webhook_id)
-    .bind(event_type)
-    .bind(event_timestamp)
-    .bind(payload)
-    .bind(status.as_str())
-    .fetch_optional(conn)
+    .bind(&webhook_ids)
+    .bind(&event_types)
+    .bind(&timestamps)
+    .bind(&payloads)
+    .bind(&statuses)
+    .fetch_all(conn)
     .await?;
-    Ok(row.map(|(id,)| id))
+    let mut ids: std::collections::HashMap<String, i64> = stored
+        .into_iter()
+        .map(|(id, webhook_id)| (webhook_id, id))
+        .collect();
+    Ok(deliveries
+        .iter()
+        .map(|d| ids.remove(&d.webhook_id))
+        .collect())
 }
 
 /// Claims up to `limit` of the oldest deliveries pending for longer than `age`, for the rest

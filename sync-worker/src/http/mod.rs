@@ -12,6 +12,7 @@ pub use webhooks::MAX_BODY_BYTES;
 
 use crate::applier::Applier;
 use crate::clock::Clock;
+use crate::ingest::Inbox;
 use crate::signature::WebhookSecret;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -26,6 +27,7 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    pub inbox: Inbox,
     pub applier: Applier,
     pub catalog: Arc<Catalog>,
     pub secret: Arc<WebhookSecret>,

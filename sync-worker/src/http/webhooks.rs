@@ -5,7 +5,7 @@
 //! accepted delivery answers 202 once it is stored; a duplicate or an ignored type answers 200.
 
 use super::{ApiError, AppState};
-use crate::ingest::{self, Received};
+use crate::ingest::Received;
 use crate::polar::{Event, Object, PayloadError};
 use crate::signature::{SignatureError, SignedHeaders};
 use axum::Json;
@@ -82,7 +82,11 @@ pub async fn receive(
         })?;
     }
 
-    let received = ingest::receive(&state.pool, signed.id, &event, payload).await?;
+    let received = state
+        .inbox
+        .receive(signed.id, &event, payload)
+        .await
+        .map_err(ApiError::internal)?;
     tracing::info!(event_type = %event.event_type, outcome = received.as_str(), "webhook received");
     let status = match received {
         Received::Accepted(id) => {
