@@ -230,6 +230,8 @@ pub struct Order {
     pub status: OrderStatus,
     pub currency: String,
     pub billing_reason: BillingReason,
+    /// The customer's name when the order was made; a later rename does not change it.
+    pub billing_name: Option<String>,
     pub invoice_number: String,
     pub customer_id: Uuid,
     pub product_id: Uuid,

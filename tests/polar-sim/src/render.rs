@@ -261,7 +261,7 @@ pub fn order(st: &State, o: &Order) -> Value {
         "refunded_tax_amount": 0,
         "currency": o.currency,
         "billing_reason": o.billing_reason.as_str(),
-        "billing_name": customer.and_then(|c| c.name.clone()),
+        "billing_name": o.billing_name,
         "billing_address": null,
         "invoice_number": o.invoice_number,
         "is_invoice_generated": paid,

@@ -11,6 +11,7 @@
 mod polar_sim {
     pub mod api;
     pub mod cli;
+    pub mod consistency;
     pub mod fidelity;
     pub mod lifecycle;
     pub mod support;

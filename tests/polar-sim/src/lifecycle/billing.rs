@@ -1,5 +1,6 @@
 //! Money and access: orders, payments, refunds and benefit grants.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -18,6 +19,8 @@ pub struct OrderSpec {
     pub checkout_id: Option<Uuid>,
     pub billing_reason: BillingReason,
     pub items: Vec<(String, i64, bool)>,
+    /// When Polar retries the charge of an order whose payment failed.
+    pub next_payment_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// Creates an order (status `pending`, `order.created`) and, if `pay`, pays it.
@@ -30,6 +33,7 @@ pub fn create_order(
     let product = st.product(spec.product_id)?;
     let currency = product.price.currency.clone();
     let price_id = product.price.id;
+    let billing_name = st.customer(spec.customer_id)?.name.clone();
     let metadata = spec
         .subscription_id
         .and_then(|id| st.subscriptions.get(&id))
@@ -44,6 +48,7 @@ pub fn create_order(
         status: OrderStatus::Pending,
         currency,
         billing_reason: spec.billing_reason,
+        billing_name,
         invoice_number: st.next_invoice_number(),
         customer_id: spec.customer_id,
         product_id: spec.product_id,
@@ -62,7 +67,7 @@ pub fn create_order(
             .collect(),
         refunded_amount: 0,
         metadata,
-        next_payment_attempt_at: None,
+        next_payment_attempt_at: spec.next_payment_attempt_at,
     };
     st.orders.insert(id, order);
     em.emit(st, "order.created", |st| order_json(st, id));

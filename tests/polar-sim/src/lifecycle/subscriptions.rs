@@ -148,6 +148,7 @@ pub fn start(st: &mut State, em: &mut Emitter, start: Start) -> Result<Uuid, Sim
                 checkout_id: start.checkout_id,
                 billing_reason: BillingReason::SubscriptionCreate,
                 items: vec![(product.name.clone(), product.price.amount, false)],
+                next_payment_attempt_at: None,
             },
             true,
         )?;
@@ -353,6 +354,7 @@ pub fn change_product(
                 checkout_id: None,
                 billing_reason: BillingReason::SubscriptionUpdate,
                 items,
+                next_payment_attempt_at: None,
             },
             true,
         )?;
@@ -412,7 +414,11 @@ pub fn cycle(st: &mut State, em: &mut Emitter, id: Uuid, payment: Payment) -> Re
         s.current_period_end = s.interval.after(s.current_period_start, 1);
     })?;
     emit_sub(st, em, id, &["subscription.cycled", "subscription.updated"])?;
-    let order = billing::create_order(
+    // A failed charge is known by the time Polar announces the order, with its retry date:
+    // the order's `order.created` and the API show the same order.
+    let retry =
+        (payment == Payment::Fails).then(|| st.clock.now() + Duration::days(FIRST_RETRY_DAYS));
+    billing::create_order(
         st,
         em,
         OrderSpec {
@@ -422,14 +428,11 @@ pub fn cycle(st: &mut State, em: &mut Emitter, id: Uuid, payment: Payment) -> Re
             checkout_id: None,
             billing_reason: BillingReason::SubscriptionCycle,
             items: vec![(product.name.clone(), product.price.amount, false)],
+            next_payment_attempt_at: retry,
         },
         payment == Payment::Succeeds,
     )?;
     if payment == Payment::Fails {
-        let retry = st.clock.now() + Duration::days(FIRST_RETRY_DAYS);
-        if let Some(o) = st.orders.get_mut(&order) {
-            o.next_payment_attempt_at = Some(retry);
-        }
         modify(st, id, |s, now| {
             s.status = SubscriptionStatus::PastDue;
             s.past_due_at = Some(now);

@@ -28,7 +28,7 @@ use crate::lifecycle::Emitted;
 pub const API_VERSION: &str = "2026-10";
 
 /// How many events the log keeps (oldest forgotten first), so long runs stay bounded.
-const EVENT_LOG_CAPACITY: usize = 50_000;
+pub const EVENT_LOG_CAPACITY: usize = 50_000;
 
 /// Where events go and how they are signed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
