@@ -12,7 +12,6 @@ use crate::db;
 use crate::polar::{self, Event, Object};
 use crate::snapshot::{self, SnapshotError};
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::PgConnection;
 use std::collections::BTreeSet;
@@ -166,7 +165,7 @@ async fn upsert_embedded_customer(
     }
 }
 
-fn embedded<'a, T: DeserializeOwned>(raw: &'a Value, field: &str) -> Option<(T, &'a Value)> {
+fn embedded<'a, T: polar::View>(raw: &'a Value, field: &str) -> Option<(T, &'a Value)> {
     let value = raw.get(field).filter(|value| value.is_object())?;
-    T::deserialize(value).ok().map(|view| (view, value))
+    polar::view::<T>(value).ok().map(|view| (view, value))
 }

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// Why a verified body is not a webhook tollgate can store.
@@ -95,7 +96,7 @@ impl ObjectKind {
 }
 
 /// Fields every Polar object has. `version_at` orders two versions of one object.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Versioned {
     pub id: String,
     pub created_at: DateTime<Utc>,
@@ -110,9 +111,42 @@ impl Versioned {
     }
 }
 
+/// A typed view of a Polar object; read one with [`view`].
+pub trait View: DeserializeOwned {
+    fn version_mut(&mut self) -> &mut Versioned;
+}
+
+/// Reads the view `T` of the object `raw`. The fields every object has are read in a second
+/// pass over `raw` rather than with `#[serde(flatten)]`, which would first copy the whole
+/// object, embedded objects included, into a buffer: webhooks are parsed on the hot path.
+pub fn view<T: View>(raw: &Value) -> Result<T, serde_json::Error> {
+    let mut view = T::deserialize(raw)?;
+    *view.version_mut() = Versioned::deserialize(raw)?;
+    Ok(view)
+}
+
+macro_rules! views {
+    ($($view:ty),*) => {$(
+        impl View for $view {
+            fn version_mut(&mut self) -> &mut Versioned {
+                &mut self.version
+            }
+        }
+    )*};
+}
+views!(
+    Customer,
+    Product,
+    Subscription,
+    Order,
+    Refund,
+    BenefitGrant,
+    Checkout
+);
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Customer {
-    #[serde(flatten)]
+    #[serde(skip)]
     pub version: Versioned,
     #[serde(default)]
     pub external_id: Option<String>,
@@ -124,7 +158,7 @@ pub struct Customer {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Product {
-    #[serde(flatten)]
+    #[serde(skip)]
     pub version: Versioned,
     pub name: String,
     #[serde(default)]
@@ -133,7 +167,7 @@ pub struct Product {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Subscription {
-    #[serde(flatten)]
+    #[serde(skip)]
     pub version: Versioned,
     pub customer_id: String,
     pub product_id: String,
@@ -142,7 +176,7 @@ pub struct Subscription {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Order {
-    #[serde(flatten)]
+    #[serde(skip)]
     pub version: Versioned,
     pub customer_id: String,
     #[serde(default)]
@@ -160,7 +194,7 @@ pub struct Order {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Refund {
-    #[serde(flatten)]
+    #[serde(skip)]
     pub version: Versioned,
     pub order_id: String,
     pub customer_id: String,
@@ -173,7 +207,7 @@ pub struct Refund {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct BenefitGrant {
-    #[serde(flatten)]
+    #[serde(skip)]
     pub version: Versioned,
     pub customer_id: String,
     pub benefit_id: String,
@@ -187,7 +221,7 @@ pub struct BenefitGrant {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Checkout {
-    #[serde(flatten)]
+    #[serde(skip)]
     pub version: Versioned,
     #[serde(default)]
     pub customer_id: Option<String>,
@@ -275,9 +309,6 @@ impl Object {
             object: kind.name(),
             source,
         };
-        fn view<T: serde::de::DeserializeOwned>(raw: &Value) -> Result<T, serde_json::Error> {
-            T::deserialize(raw)
-        }
         Ok(match kind {
             ObjectKind::Subscription => Self::Subscription(view(&raw).map_err(wrap)?, raw),
             ObjectKind::Customer => Self::Customer(view(&raw).map_err(wrap)?, raw),
