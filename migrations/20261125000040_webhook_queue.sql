@@ -5,5 +5,13 @@ ALTER TABLE webhook_events DROP CONSTRAINT webhook_events_status_check;
 ALTER TABLE webhook_events ADD CONSTRAINT webhook_events_status_check
     CHECK (status IN ('pending', 'applied', 'stale', 'ignored', 'failed'));
 
--- The applier claims the oldest pending deliveries first.
+-- The poll claims the oldest pending deliveries first. Retries look only at failed ones, so
+-- their index need not hold every delivery on its way in.
 CREATE INDEX webhook_events_pending ON webhook_events (id) WHERE status = 'pending';
+DROP INDEX webhook_events_due;
+CREATE INDEX webhook_events_due ON webhook_events (next_attempt_at) WHERE status = 'failed';
+
+-- A delivery is kept as the exact bytes Polar signed (jsonb would reorder keys and drop
+-- whitespace, so the signature could no longer be checked against it), and storing text
+-- spares PostgreSQL a JSON parse per delivery on the path to the answer.
+ALTER TABLE webhook_events ALTER COLUMN payload TYPE text USING payload::text;

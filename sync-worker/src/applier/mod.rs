@@ -34,9 +34,9 @@ pub const LANES: usize = 4;
 /// Most deliveries applied in one transaction.
 pub const BATCH: usize = 256;
 
-/// Most deliveries waiting in one lane (a few MiB of parsed events); beyond that, the poll
-/// applies them from the database.
-const LANE_CAPACITY: usize = 1024;
+/// Most deliveries waiting in one lane: one batch, a few MiB of parsed events, so memory stays
+/// flat under a storm. Beyond that, the poll applies them from the database.
+const LANE_CAPACITY: usize = BATCH;
 
 /// How often the applier looks for pending deliveries no lane applied.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);

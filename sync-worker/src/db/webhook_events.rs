@@ -73,7 +73,7 @@ pub async fn insert(
     let stored: Vec<(i64, String)> = sqlx::query_as(
         "INSERT INTO webhook_events (webhook_id, event_type, event_timestamp, payload, status,
                                      applied_at)
-         SELECT webhook_id, event_type, event_timestamp, payload::jsonb, status,
+         SELECT webhook_id, event_type, event_timestamp, payload, status,
                 CASE WHEN status = 'ignored' THEN now() END
          FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
               WITH ORDINALITY AS d(webhook_id, event_type, event_timestamp, payload, status, n)
@@ -105,7 +105,7 @@ pub async fn claim_pending(
     limit: i64,
     age: std::time::Duration,
 ) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    // The ids first, then the payloads of those alone: a payload is rendered only when claimed.
+    // The ids first, then the payloads of those alone: a payload is read only when claimed.
     sqlx::query_as(
         "WITH claimed AS (
              SELECT id FROM webhook_events
@@ -113,7 +113,7 @@ pub async fn claim_pending(
              ORDER BY id
              LIMIT $1
              FOR UPDATE SKIP LOCKED)
-         SELECT w.id, w.payload::text FROM webhook_events w JOIN claimed USING (id)
+         SELECT w.id, w.payload FROM webhook_events w JOIN claimed USING (id)
          ORDER BY w.id",
     )
     .bind(limit)
@@ -146,7 +146,7 @@ pub async fn claim_pending_by_id(
     id: i64,
 ) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(String,)> = sqlx::query_as(
-        "SELECT payload::text FROM webhook_events
+        "SELECT payload FROM webhook_events
          WHERE id = $1 AND status = 'pending'
          FOR UPDATE SKIP LOCKED",
     )
@@ -217,7 +217,7 @@ pub async fn mark_failed(conn: &mut PgConnection, id: i64, error: &str) -> Resul
 /// Claims the oldest failed delivery that is due, locking it so that other replicas skip it.
 pub async fn claim_due(conn: &mut PgConnection) -> Result<Option<(i64, String)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, payload::text FROM webhook_events
+        "SELECT id, payload FROM webhook_events
          WHERE status = 'failed' AND next_attempt_at <= now()
          ORDER BY next_attempt_at, id
          LIMIT 1
@@ -232,7 +232,7 @@ pub async fn lock_by_webhook_id(
     conn: &mut PgConnection,
     webhook_id: &str,
 ) -> Result<Option<(i64, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, payload::text FROM webhook_events WHERE webhook_id = $1 FOR UPDATE")
+    sqlx::query_as("SELECT id, payload FROM webhook_events WHERE webhook_id = $1 FOR UPDATE")
         .bind(webhook_id)
         .fetch_optional(conn)
         .await

@@ -17,12 +17,14 @@ async fn store(app: &TestApp, webhook_id: &str, event: &Value) -> Received {
         .unwrap()
 }
 
-/// Makes every pending delivery old enough for the poll, which claims the oldest together.
-async fn age_pending(app: &TestApp) {
+/// Makes every pending delivery `seconds` older: old enough for the poll, which claims the
+/// oldest together.
+async fn age_pending(app: &TestApp, seconds: f64) {
     sqlx::query(
-        "UPDATE webhook_events SET received_at = received_at - interval '1 minute'
+        "UPDATE webhook_events SET received_at = received_at - make_interval(secs => $1)
          WHERE status = 'pending'",
     )
+    .bind(seconds)
     .execute(&app.pool)
     .await
     .unwrap();
@@ -70,7 +72,7 @@ async fn a_delivery_left_pending_by_a_crash_is_applied_by_the_poll() {
         store(&app, "d-1", &fixture("subscription.created")).await,
         Received::Duplicate
     );
-    age_pending(&app).await;
+    age_pending(&app, 60.0).await;
     app.applier.settled().await;
     assert_eq!(statuses(&app).await, [("d-1".into(), "applied".into())]);
     let snapshot = app.snapshot(CUSTOMER).await.unwrap();
@@ -86,7 +88,7 @@ async fn a_batch_rebuilds_each_customer_once_from_the_newest_versions() {
     store(&app, "b", &subscription(1, 20, true)).await;
     store(&app, "c", &subscription(1, 10, true)).await;
     store(&app, "d", &subscription(2, 10, false)).await;
-    age_pending(&app).await;
+    age_pending(&app, 60.0).await;
     app.applier.settled().await;
 
     let done = statuses(&app).await;
@@ -131,7 +133,7 @@ async fn a_delivery_that_cannot_be_applied_does_not_hold_up_its_batch() {
     for n in 1..=3 {
         store(&app, &format!("d-{n}"), &subscription(n, 10, false)).await;
     }
-    age_pending(&app).await;
+    age_pending(&app, 60.0).await;
     app.applier.settled().await;
 
     assert_eq!(
@@ -163,13 +165,7 @@ async fn a_delivery_that_cannot_be_applied_does_not_hold_up_its_batch() {
 async fn health_reports_a_delivery_the_applier_cannot_take() {
     let app = TestApp::spawn("2026-09-14T09:14:23Z").await;
     store(&app, "d-1", &fixture("subscription.created")).await;
-    sqlx::query(
-        "UPDATE webhook_events SET received_at = received_at - interval '2 minutes'
-         WHERE status = 'pending'",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    age_pending(&app, 120.0).await;
     // A transaction holds the delivery, so every pass of the applier skips it.
     let mut holder = app.pool.begin().await.unwrap();
     sqlx::query("SELECT id FROM webhook_events WHERE webhook_id = 'd-1' FOR UPDATE")
