@@ -5,9 +5,11 @@ ALTER TABLE webhook_events DROP CONSTRAINT webhook_events_status_check;
 ALTER TABLE webhook_events ADD CONSTRAINT webhook_events_status_check
     CHECK (status IN ('pending', 'applied', 'stale', 'ignored', 'failed'));
 
--- The poll claims the oldest pending deliveries first. Retries look only at failed ones, so
--- their index need not hold every delivery on its way in.
-CREATE INDEX webhook_events_pending ON webhook_events (id) WHERE status = 'pending';
+-- Deliveries are applied in lanes by customer; a lane that fell behind catches up from here,
+-- oldest first. Retries look only at failed deliveries, so their index need not hold every
+-- delivery on its way in.
+ALTER TABLE webhook_events ADD COLUMN lane smallint;
+CREATE INDEX webhook_events_pending ON webhook_events (lane, id) WHERE status = 'pending';
 DROP INDEX webhook_events_due;
 CREATE INDEX webhook_events_due ON webhook_events (next_attempt_at) WHERE status = 'failed';
 

@@ -55,6 +55,7 @@ pub fn new_delivery(webhook_id: &str, event: &Event, payload: &str) -> NewDelive
         } else {
             Status::Ignored
         },
+        lane: applier::lane_of(event),
     }
 }
 

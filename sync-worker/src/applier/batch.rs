@@ -13,13 +13,15 @@
 use super::{BATCH, Queued};
 use crate::apply::{self, Affected, Applied, ApplyError};
 use crate::clock::Clock;
-use crate::db::{self, webhook_events::Status};
+use crate::db::{
+    self,
+    webhook_events::{Backlog, Status},
+};
 use crate::ingest::error_chain;
 use crate::polar::Event;
 use chrono::{DateTime, Utc};
 use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Transaction};
 use std::collections::HashSet;
-use std::time::Duration;
 use tollgate_gate::Catalog;
 
 /// What became of one applied delivery.
@@ -75,16 +77,15 @@ pub(super) async fn apply_queued(
     apply_claimed(tx, pool, catalog, clock, queued).await
 }
 
-/// Applies up to a batch of the oldest deliveries pending for longer than `age`; returns how
-/// many it applied.
-pub(super) async fn apply_leftovers(
+/// Applies up to a batch of the oldest deliveries of `backlog`; returns how many it applied.
+pub(super) async fn apply_backlog(
     pool: &PgPool,
     catalog: &Catalog,
     clock: &Clock,
-    age: Duration,
+    backlog: Backlog,
 ) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let claimed = db::webhook_events::claim_pending(&mut tx, BATCH as i64, age).await?;
+    let claimed = db::webhook_events::claim_pending(&mut tx, backlog, BATCH as i64).await?;
     let mut queued = Vec::with_capacity(claimed.len());
     for (id, payload) in claimed {
         match Event::parse(payload.as_bytes()) {

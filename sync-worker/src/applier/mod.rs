@@ -8,21 +8,24 @@
 //!
 //! Deliveries go to one of [`LANES`] lanes by their customer, so the lanes' transactions
 //! touch different customers and run side by side, while one customer's deliveries are
-//! applied one batch at a time. A lane is memory only: the database holds the truth. A
-//! delivery no lane applied — its lane was full, the database was down, the process crashed
-//! or another replica stored it and stopped — stays `pending`, and the poll, every
-//! [`POLL_INTERVAL`], applies pending deliveries older than [`LEFTOVER_AGE`].
+//! applied one batch at a time. A lane hands deliveries over in memory while it keeps up; the
+//! database holds the truth, each pending delivery with its lane. A lane that fell behind (its
+//! queue was full, the database was down, the service just started) catches up from the
+//! database, oldest first. What no lane of this replica will take — deliveries another replica
+//! stored before it stopped — the poll applies, every [`POLL_INTERVAL`], once they are older
+//! than [`LEFTOVER_AGE`].
 
 mod batch;
 
 pub use batch::{Outcome, apply_stored};
 
 use crate::clock::Clock;
-use crate::db;
+use crate::db::{self, webhook_events::Backlog};
 use crate::ingest::error_chain;
 use crate::polar::Event;
 use sqlx::PgPool;
 use std::hash::{DefaultHasher, Hash as _, Hasher as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
@@ -35,15 +38,24 @@ pub const LANES: usize = 4;
 pub const BATCH: usize = 256;
 
 /// Most deliveries waiting in one lane: one batch, a few MiB of parsed events, so memory stays
-/// flat under a storm. Beyond that, the poll applies them from the database.
+/// flat under a storm. Beyond that, the lane catches up from the database.
 const LANE_CAPACITY: usize = BATCH;
 
-/// How often the applier looks for pending deliveries no lane applied.
+/// How often the applier looks for pending deliveries no lane applied, and how long a lane
+/// waits before catching up again after a database error.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How old a pending delivery must be before the poll takes it: far longer than a lane takes
 /// to apply a batch, so the poll does not compete with the lanes for fresh deliveries.
 pub const LEFTOVER_AGE: Duration = Duration::from_secs(5);
+
+/// The lane of a delivery that carries an object: one customer's deliveries share a lane.
+pub fn lane_of(event: &Event) -> Option<i16> {
+    let object = event.object.as_ref()?;
+    let mut hasher = DefaultHasher::new();
+    object.customer_key().hash(&mut hasher);
+    i16::try_from(hasher.finish() % LANES as u64).ok()
+}
 
 /// A stored delivery waiting in a lane.
 #[derive(Debug)]
@@ -64,6 +76,8 @@ struct Inner {
     catalog: Arc<Catalog>,
     clock: Clock,
     lanes: Vec<mpsc::Sender<Queued>>,
+    /// Per lane: some of its pending deliveries are in the database only.
+    behind: Vec<AtomicBool>,
     /// The lanes' receiving ends, until [`Applier::run_forever`] takes them.
     receivers: Mutex<Vec<mpsc::Receiver<Queued>>>,
     poll: Notify,
@@ -80,6 +94,8 @@ impl Applier {
                 catalog,
                 clock,
                 lanes,
+                // Deliveries a previous run stored but did not apply wait in every lane.
+                behind: (0..LANES).map(|_| AtomicBool::new(true)).collect(),
                 receivers: Mutex::new(receivers),
                 poll: Notify::new(),
                 progress: watch::Sender::new(0),
@@ -89,16 +105,14 @@ impl Applier {
 
     /// Hands the stored delivery `id` to the lane of its customer.
     pub fn submit(&self, id: i64, event: Event) {
-        let Some(object) = &event.object else {
+        let Some(lane) = lane_of(&event).map(|lane| usize::from(lane.unsigned_abs())) else {
             return;
         };
-        let mut hasher = DefaultHasher::new();
-        object.customer_key().hash(&mut hasher);
-        let lane = (hasher.finish() % LANES as u64) as usize;
-        if let Some(sender) = self.inner.lanes.get(lane)
+        if let (Some(sender), Some(behind)) =
+            (self.inner.lanes.get(lane), self.inner.behind.get(lane))
             && sender.try_send(Queued { id, event }).is_err()
         {
-            tracing::debug!(event_id = id, "lane full; the poll will apply the delivery");
+            behind.store(true, Ordering::SeqCst);
         }
     }
 
@@ -127,27 +141,50 @@ impl Applier {
         };
         // Dropping the set (when this task is dropped) aborts the lanes.
         let mut lanes = tokio::task::JoinSet::new();
-        for receiver in receivers {
-            lanes.spawn(self.clone().run_lane(receiver));
+        for (lane, receiver) in (0..).zip(receivers) {
+            lanes.spawn(self.clone().run_lane(lane, receiver));
         }
         self.run_poll().await;
     }
 
-    async fn run_lane(self, mut receiver: mpsc::Receiver<Queued>) {
+    async fn run_lane(self, lane: i16, mut receiver: mpsc::Receiver<Queued>) {
         let Inner {
             pool,
             catalog,
             clock,
+            behind,
             ..
         } = &*self.inner;
+        let Some(behind) = behind.get(usize::from(lane.unsigned_abs())) else {
+            return;
+        };
         let mut queued = Vec::with_capacity(BATCH);
-        while receiver.recv_many(&mut queued, BATCH).await > 0 {
+        loop {
+            if behind.swap(false, Ordering::SeqCst) {
+                // The database holds every pending delivery of the lane, oldest first.
+                match batch::apply_backlog(pool, catalog, clock, Backlog::Lane(lane)).await {
+                    Ok(0) => {}
+                    Ok(_) => {
+                        self.made_progress();
+                        behind.store(true, Ordering::SeqCst);
+                    }
+                    Err(error) => {
+                        tracing::warn!(lane, error = %error_chain(&error), "applying webhooks failed; will retry");
+                        behind.store(true, Ordering::SeqCst);
+                        tokio::time::sleep(POLL_INTERVAL).await;
+                    }
+                }
+                continue;
+            }
+            if receiver.recv_many(&mut queued, BATCH).await == 0 {
+                return;
+            }
             let batch = std::mem::take(&mut queued);
             match batch::apply_queued(pool, catalog, clock, batch).await {
                 Ok(_) => self.made_progress(),
-                // The deliveries stay pending; the poll applies them once the database is back.
                 Err(error) => {
-                    tracing::warn!(error = %error_chain(&error), "applying webhooks failed; the poll will retry")
+                    tracing::warn!(lane, error = %error_chain(&error), "applying webhooks failed; will retry");
+                    behind.store(true, Ordering::SeqCst);
                 }
             }
         }
@@ -162,7 +199,8 @@ impl Applier {
         } = &*self.inner;
         loop {
             loop {
-                match batch::apply_leftovers(pool, catalog, clock, LEFTOVER_AGE).await {
+                let leftovers = Backlog::OlderThan(LEFTOVER_AGE);
+                match batch::apply_backlog(pool, catalog, clock, leftovers).await {
                     Ok(0) => break,
                     Ok(_) => self.made_progress(),
                     Err(error) => {

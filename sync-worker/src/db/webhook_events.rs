@@ -53,6 +53,8 @@ pub struct NewDelivery {
     pub payload: String,
     /// `Pending` (to be applied) or `Ignored` (a type tollgate does not apply).
     pub status: Status,
+    /// The applier's lane for a pending delivery.
+    pub lane: Option<i16>,
 }
 
 /// Stores each delivery unless one with its `webhook_id` exists, in one statement (so on a
@@ -70,13 +72,15 @@ pub async fn insert(
         deliveries.iter().map(|d| d.event_timestamp).collect();
     let payloads: Vec<&str> = deliveries.iter().map(|d| d.payload.as_str()).collect();
     let statuses: Vec<&str> = deliveries.iter().map(|d| d.status.as_str()).collect();
+    let lanes: Vec<Option<i16>> = deliveries.iter().map(|d| d.lane).collect();
     let stored: Vec<(i64, String)> = sqlx::query_as(
         "INSERT INTO webhook_events (webhook_id, event_type, event_timestamp, payload, status,
-                                     applied_at)
-         SELECT webhook_id, event_type, event_timestamp, payload, status,
+                                     lane, applied_at)
+         SELECT webhook_id, event_type, event_timestamp, payload, status, lane,
                 CASE WHEN status = 'ignored' THEN now() END
-         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
-              WITH ORDINALITY AS d(webhook_id, event_type, event_timestamp, payload, status, n)
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
+                     $6::smallint[])
+              WITH ORDINALITY AS d(webhook_id, event_type, event_timestamp, payload, status, lane, n)
          ORDER BY n
          ON CONFLICT (webhook_id) DO NOTHING
          RETURNING id, webhook_id",
@@ -86,6 +90,7 @@ pub async fn insert(
     .bind(&timestamps)
     .bind(&payloads)
     .bind(&statuses)
+    .bind(&lanes)
     .fetch_all(conn)
     .await?;
     let mut ids: std::collections::HashMap<String, i64> = stored
@@ -98,28 +103,50 @@ pub async fn insert(
         .collect())
 }
 
-/// Claims up to `limit` of the oldest deliveries pending for longer than `age`, for the rest
-/// of the transaction; rows another transaction holds are skipped.
+/// Which pending deliveries to claim.
+#[derive(Debug, Clone, Copy)]
+pub enum Backlog {
+    /// Those of one lane.
+    Lane(i16),
+    /// Those of any lane pending for longer than this.
+    OlderThan(std::time::Duration),
+}
+
+/// Claims up to `limit` of the oldest deliveries of `backlog`, for the rest of the
+/// transaction; rows another transaction holds are skipped.
 pub async fn claim_pending(
     conn: &mut PgConnection,
+    backlog: Backlog,
     limit: i64,
-    age: std::time::Duration,
 ) -> Result<Vec<(i64, String)>, sqlx::Error> {
     // The ids first, then the payloads of those alone: a payload is read only when claimed.
-    sqlx::query_as(
-        "WITH claimed AS (
-             SELECT id FROM webhook_events
-             WHERE status = 'pending' AND received_at < now() - make_interval(secs => $2)
-             ORDER BY id
-             LIMIT $1
-             FOR UPDATE SKIP LOCKED)
-         SELECT w.id, w.payload FROM webhook_events w JOIN claimed USING (id)
-         ORDER BY w.id",
-    )
-    .bind(limit)
-    .bind(age.as_secs_f64())
-    .fetch_all(conn)
-    .await
+    let query = match backlog {
+        Backlog::Lane(lane) => sqlx::query_as(
+            "WITH claimed AS (
+                 SELECT id FROM webhook_events
+                 WHERE status = 'pending' AND lane = $2
+                 ORDER BY lane, id
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+             SELECT w.id, w.payload FROM webhook_events w JOIN claimed USING (id)
+             ORDER BY w.id",
+        )
+        .bind(limit)
+        .bind(lane),
+        Backlog::OlderThan(age) => sqlx::query_as(
+            "WITH claimed AS (
+                 SELECT id FROM webhook_events
+                 WHERE status = 'pending' AND received_at < now() - make_interval(secs => $2)
+                 ORDER BY id
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+             SELECT w.id, w.payload FROM webhook_events w JOIN claimed USING (id)
+             ORDER BY w.id",
+        )
+        .bind(limit)
+        .bind(age.as_secs_f64()),
+    };
+    query.fetch_all(conn).await
 }
 
 /// Claims those of the deliveries `ids` that are still pending and that no other transaction

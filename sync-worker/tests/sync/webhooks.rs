@@ -146,6 +146,7 @@ async fn the_same_webhook_twice_or_concurrently_has_one_effect() {
     let again: Value = app.post(&created, SECRET).await.json().await.unwrap();
     assert_eq!(first["status"], "accepted");
     assert_eq!(again["status"], "duplicate");
+    app.applier.settled().await;
 
     app.clock.set(at("2026-09-28T18:02:46Z"));
     let updated = app.sign(serde_json::to_vec(&fixture("subscription.updated")).unwrap());
