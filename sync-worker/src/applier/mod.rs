@@ -83,6 +83,8 @@ struct Inner {
     poll: Notify,
     /// Counts the batches committed, so [`Applier::settled`] knows when to look again.
     progress: watch::Sender<u64>,
+    /// How many lanes have applied what a previous run left pending.
+    caught_up: watch::Sender<usize>,
 }
 
 impl Applier {
@@ -99,6 +101,7 @@ impl Applier {
                 receivers: Mutex::new(receivers),
                 poll: Notify::new(),
                 progress: watch::Sender::new(0),
+                caught_up: watch::Sender::new(0),
             }),
         }
     }
@@ -133,6 +136,15 @@ impl Applier {
         }
     }
 
+    /// Waits until every lane has applied what a previous run left pending (tests start from
+    /// there, so that a lane's first catch-up cannot take their deliveries). Needs
+    /// [`Applier::run_forever`].
+    pub async fn caught_up(&self) {
+        let mut caught_up = self.inner.caught_up.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = caught_up.wait_for(|lanes| *lanes >= LANES).await;
+    }
+
     /// Runs the lanes and the poll until the task is dropped.
     pub async fn run_forever(self) {
         let receivers = match self.inner.receivers.lock() {
@@ -159,10 +171,14 @@ impl Applier {
             return;
         };
         let mut queued = Vec::with_capacity(BATCH);
+        let mut starting = true;
         loop {
             if behind.swap(false, Ordering::SeqCst) {
                 // The database holds every pending delivery of the lane, oldest first.
                 match batch::apply_backlog(pool, catalog, clock, Backlog::Lane(lane)).await {
+                    Ok(0) if std::mem::take(&mut starting) => {
+                        self.inner.caught_up.send_modify(|lanes| *lanes += 1);
+                    }
                     Ok(0) => {}
                     Ok(_) => {
                         self.made_progress();

@@ -112,24 +112,7 @@ async fn a_batch_rebuilds_each_customer_once_from_the_newest_versions() {
 #[tokio::test]
 async fn a_delivery_that_cannot_be_applied_does_not_hold_up_its_batch() {
     let app = TestApp::spawn("2026-09-14T11:00:00Z").await;
-    // The database refuses user_2's snapshots.
-    sqlx::query(
-        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
-         $$ BEGIN
-              IF NEW.customer = 'user_2' THEN RAISE EXCEPTION 'user_2 is refused'; END IF;
-              RETURN NEW;
-            END $$",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "CREATE TRIGGER refuse BEFORE INSERT ON entitlement_snapshots
-         FOR EACH ROW EXECUTE FUNCTION refuse()",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    app.refuse_snapshots(Some("user_2")).await;
     for n in 1..=3 {
         store(&app, &format!("d-{n}"), &subscription(n, 10, false)).await;
     }
@@ -149,7 +132,7 @@ async fn a_delivery_that_cannot_be_applied_does_not_hold_up_its_batch() {
             .fetch_one(&app.pool)
             .await
             .unwrap();
-    assert!(error.contains("user_2 is refused"), "{error}");
+    assert!(error.contains("snapshots of user_2 are refused"), "{error}");
     assert!(app.snapshot("user_1").await.is_some());
     assert!(app.snapshot("user_3").await.is_some());
     // Nothing of user_2's delivery was half-applied.

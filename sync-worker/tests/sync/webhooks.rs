@@ -455,17 +455,7 @@ async fn a_held_benefit_tagged_with_a_feature_raises_its_limit() {
 async fn a_failed_apply_is_kept_retried_and_replayable() {
     let app = TestApp::spawn("2026-09-14T09:14:23Z").await;
     // The database refuses snapshots for a while.
-    sqlx::query(
-        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
-         $$ BEGIN RAISE EXCEPTION 'snapshots are refused'; END $$",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    sqlx::query("CREATE TRIGGER refuse BEFORE INSERT ON entitlement_snapshots FOR EACH ROW EXECUTE FUNCTION refuse()")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    app.refuse_snapshots(None).await;
 
     assert_eq!(
         app.deliver(&fixture("subscription.created")).await,
@@ -477,7 +467,7 @@ async fn a_failed_apply_is_kept_retried_and_replayable() {
             .await
             .unwrap();
     assert_eq!((status.as_str(), attempts), ("failed", 1));
-    assert!(error.unwrap().contains("snapshots are refused"));
+    assert!(error.unwrap().contains("are refused"));
     // Nothing of the event was half-applied.
     let counts = app.row_counts().await;
     assert!(

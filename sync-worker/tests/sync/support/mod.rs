@@ -160,6 +160,7 @@ impl TestApp {
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
         }));
+        applier.caught_up().await;
         Self {
             address,
             client: reqwest::Client::new(),
@@ -265,6 +266,32 @@ impl TestApp {
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
+    }
+
+    /// Makes the database refuse new snapshots — of `customer` only, or of everyone — the way
+    /// a failing database would, until `DROP TRIGGER refuse ON entitlement_snapshots`. The
+    /// error says "snapshots of <who> are refused".
+    pub async fn refuse_snapshots(&self, customer: Option<&str>) {
+        sqlx::query(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF TG_NARGS = 0 OR NEW.customer = TG_ARGV[0] THEN
+                     RAISE EXCEPTION 'snapshots of % are refused', NEW.customer;
+                 END IF;
+                 RETURN NEW;
+             END $$",
+        )
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        let only = customer.map_or(String::new(), |c| format!("'{c}'"));
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TRIGGER refuse BEFORE INSERT ON entitlement_snapshots
+             FOR EACH ROW EXECUTE FUNCTION refuse({only})"
+        )))
+        .execute(&self.pool)
+        .await
+        .unwrap();
     }
 
     /// How many rows each table holds, to show that a refused delivery changed nothing.
