@@ -136,21 +136,44 @@ async fn write(pool: PgPool, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Req
         if receiver.lock().await.recv_many(&mut group, GROUP).await == 0 {
             return;
         }
-        let deliveries: Vec<NewDelivery> = group.iter().map(|r| r.delivery.clone()).collect();
-        match db::webhook_events::insert(&pool, &deliveries).await {
-            Ok(stored) => {
-                for (request, stored) in group.drain(..).zip(stored) {
-                    let _ = request.reply.send(Ok(received(&request.delivery, stored)));
-                }
-            }
-            Err(error) => {
-                let error = Arc::new(error);
-                for request in group.drain(..) {
-                    let _ = request.reply.send(Err(Arc::clone(&error)));
-                }
-            }
+        let (deliveries, replies): (Vec<_>, Vec<_>) =
+            group.drain(..).map(|r| (r.delivery, r.reply)).unzip();
+        let results = store_group(&pool, &deliveries).await;
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result);
         }
     }
+}
+
+/// Stores a group in one statement; if that fails, each delivery on its own, so that one
+/// delivery the database refuses does not fail the others with it.
+async fn store_group(
+    pool: &PgPool,
+    deliveries: &[NewDelivery],
+) -> Vec<Result<Received, Arc<sqlx::Error>>> {
+    let error = match db::webhook_events::insert(pool, deliveries).await {
+        Ok(stored) => {
+            return deliveries
+                .iter()
+                .zip(stored)
+                .map(|(delivery, stored)| Ok(received(delivery, stored)))
+                .collect();
+        }
+        Err(error) => Arc::new(error),
+    };
+    if deliveries.len() == 1 {
+        return vec![Err(error)];
+    }
+    let mut results = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let stored = db::webhook_events::insert(pool, std::slice::from_ref(delivery)).await;
+        results.push(
+            stored
+                .map(|stored| received(delivery, stored.first().copied().flatten()))
+                .map_err(Arc::new),
+        );
+    }
+    results
 }
 
 #[derive(Debug, thiserror::Error)]

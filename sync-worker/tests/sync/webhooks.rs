@@ -674,3 +674,71 @@ async fn a_deleted_customer_loses_the_plan_and_an_older_update_does_not_undelete
     assert_eq!((plan(&s), revision(&s)), ("free", 2));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_delivery_the_database_refuses_fails_alone_and_is_taken_when_retried() {
+    let app = TestApp::spawn("2026-09-14T11:00:00Z").await;
+    sqlx::query(
+        "CREATE FUNCTION refuse_delivery() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.webhook_id = 'refused' THEN RAISE EXCEPTION 'delivery refused'; END IF;
+             RETURN NEW;
+         END $$",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_delivery BEFORE INSERT ON webhook_events
+         FOR EACH ROW EXECUTE FUNCTION refuse_delivery()",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let body = serde_json::to_vec(&fixture("subscription.created")).unwrap();
+    let mut deliveries: Vec<_> = (0..8)
+        .map(|n| {
+            let mut delivery = app.sign(body.clone());
+            delivery.webhook_id = format!("delivery-{n}");
+            delivery
+        })
+        .collect();
+    deliveries[3].webhook_id = "refused".to_owned();
+
+    // Sent together, so that concurrent requests share inserts.
+    let mut requests = tokio::task::JoinSet::new();
+    for delivery in deliveries.clone() {
+        let poster = app.poster();
+        requests.spawn(async move {
+            let status = poster.post(&delivery, SECRET).await.status();
+            (delivery.webhook_id, status)
+        });
+    }
+    let mut answers = requests.join_all().await;
+    answers.sort();
+    for (webhook_id, status) in &answers {
+        let expected = if webhook_id == "refused" {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::ACCEPTED
+        };
+        assert_eq!(*status, expected, "{webhook_id}");
+    }
+    app.applier.settled().await;
+    let (stored,): (i64,) = sqlx::query_as("SELECT count(*) FROM webhook_events")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 7);
+
+    // Polar retries what was not acknowledged; once the database takes it, it is stored.
+    sqlx::query("DROP TRIGGER refuse_delivery ON webhook_events")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let retried = app.post(&deliveries[3], SECRET).await;
+    assert_eq!(retried.status(), StatusCode::ACCEPTED);
+    app.applier.settled().await;
+    assert_eq!(app.delivery_status("refused").await, "stale");
+    app.finish().await;
+}
