@@ -17,3 +17,6 @@ CREATE INDEX webhook_events_due ON webhook_events (next_attempt_at) WHERE status
 -- whitespace, so the signature could no longer be checked against it), and storing text
 -- spares PostgreSQL a JSON parse per delivery on the path to the answer.
 ALTER TABLE webhook_events ALTER COLUMN payload TYPE text USING payload::text;
+-- Out of line and uncompressed: marking a delivery applied then writes a small row instead of
+-- copying its payload again.
+ALTER TABLE webhook_events ALTER COLUMN payload SET STORAGE EXTERNAL;
