@@ -12,7 +12,8 @@ use crate::db;
 use crate::polar::{self, Event, Object};
 use crate::snapshot::{self, SnapshotError};
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use sqlx::PgConnection;
 use std::collections::BTreeSet;
 use tollgate_gate::Catalog;
@@ -95,8 +96,9 @@ pub async fn apply(
     };
     let changed = match object {
         Object::Subscription(subscription, raw) => {
-            let customer = embedded::<polar::Customer>(raw, "customer");
-            let product = embedded::<polar::Product>(raw, "product");
+            let embedded = Embedded::of(raw);
+            let customer = embedded.view::<polar::Customer>(embedded.customer);
+            let product = embedded.view::<polar::Product>(embedded.product);
             let changed = db::subscriptions::upsert_with_embedded(
                 conn,
                 subscription,
@@ -157,15 +159,32 @@ pub async fn apply(
 /// stored customer changed.
 async fn upsert_embedded_customer(
     conn: &mut PgConnection,
-    raw: &Value,
+    raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
-    match embedded::<polar::Customer>(raw, "customer") {
+    let embedded = Embedded::of(raw);
+    match embedded.view::<polar::Customer>(embedded.customer) {
         Some((customer, raw)) => db::customers::upsert(conn, &customer, raw).await,
         None => Ok(false),
     }
 }
 
-fn embedded<'a, T: polar::View>(raw: &'a Value, field: &str) -> Option<(T, &'a Value)> {
-    let value = raw.get(field).filter(|value| value.is_object())?;
-    polar::view::<T>(value).ok().map(|view| (view, value))
+/// The objects Polar embeds in a subscription, order or grant, as their JSON text.
+#[derive(Debug, Default, Deserialize)]
+struct Embedded<'a> {
+    #[serde(borrow, default)]
+    customer: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    product: Option<&'a RawValue>,
+}
+
+impl<'a> Embedded<'a> {
+    fn of(raw: &'a RawValue) -> Self {
+        serde_json::from_str(raw.get()).unwrap_or_default()
+    }
+
+    /// The view of an embedded object, when it is a full one.
+    fn view<T: polar::View>(&self, raw: Option<&'a RawValue>) -> Option<(T, &'a RawValue)> {
+        let raw = raw.filter(|raw| polar::is_object(raw))?;
+        polar::view::<T>(raw).ok().map(|view| (view, raw))
+    }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Why a verified body is not a webhook tollgate can store.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +36,7 @@ pub struct Envelope {
     pub event_type: String,
     #[serde(default)]
     pub timestamp: Option<DateTime<Utc>>,
-    pub data: serde_json::Map<String, Value>,
+    pub data: Box<RawValue>,
 }
 
 /// The object an event carries, by the event's type.
@@ -117,12 +118,17 @@ pub trait View: DeserializeOwned {
 }
 
 /// Reads the view `T` of the object `raw`. The fields every object has are read in a second
-/// pass over `raw` rather than with `#[serde(flatten)]`, which would first copy the whole
+/// pass over the text rather than with `#[serde(flatten)]`, which would first copy the whole
 /// object, embedded objects included, into a buffer: webhooks are parsed on the hot path.
-pub fn view<T: View>(raw: &Value) -> Result<T, serde_json::Error> {
-    let mut view = T::deserialize(raw)?;
-    *view.version_mut() = Versioned::deserialize(raw)?;
+pub fn view<T: View>(raw: &RawValue) -> Result<T, serde_json::Error> {
+    let mut view: T = serde_json::from_str(raw.get())?;
+    *view.version_mut() = serde_json::from_str(raw.get())?;
     Ok(view)
+}
+
+/// Whether `raw` is a JSON object (views read only objects).
+pub fn is_object(raw: &RawValue) -> bool {
+    raw.get().starts_with('{')
 }
 
 macro_rules! views {
@@ -236,28 +242,34 @@ pub struct Event {
     pub object: Option<Object>,
 }
 
-/// The typed view of an event's object, with the raw JSON it came from.
+/// The typed view of an event's object, with the JSON text it came from (stored as it is,
+/// never parsed into values and encoded again).
 #[derive(Debug, Clone)]
 pub enum Object {
-    Subscription(Subscription, Value),
-    Customer(Customer, Value),
-    Order(Order, Value),
-    Refund(Refund, Value),
-    Product(Product, Value),
-    BenefitGrant(BenefitGrant, Value),
-    Checkout(Checkout, Value),
+    Subscription(Subscription, Box<RawValue>),
+    Customer(Customer, Box<RawValue>),
+    Order(Order, Box<RawValue>),
+    Refund(Refund, Box<RawValue>),
+    Product(Product, Box<RawValue>),
+    BenefitGrant(BenefitGrant, Box<RawValue>),
+    Checkout(Checkout, Box<RawValue>),
 }
 
 impl Event {
     /// Parses a webhook body. Unknown event types parse to an event without an object.
     pub fn parse(body: &[u8]) -> Result<Self, PayloadError> {
-        let value: Value = serde_json::from_slice(body).map_err(PayloadError::Json)?;
-        Self::from_value(value)
-    }
-
-    /// Parses a stored payload (the same checks as [`Event::parse`]).
-    pub fn from_value(value: Value) -> Result<Self, PayloadError> {
-        let envelope: Envelope = serde_json::from_value(value).map_err(PayloadError::Envelope)?;
+        let envelope: Envelope = serde_json::from_slice(body).map_err(|error| {
+            if error.is_data() {
+                PayloadError::Envelope(error)
+            } else {
+                PayloadError::Json(error)
+            }
+        })?;
+        if !is_object(&envelope.data) {
+            return Err(PayloadError::Envelope(
+                <serde_json::Error as serde::de::Error>::custom("`data` is not a JSON object"),
+            ));
+        }
         let object = match ObjectKind::of_event(&envelope.event_type) {
             None => None,
             Some(kind) => Some(Object::parse(kind, &envelope.event_type, envelope.data)?),
@@ -288,22 +300,21 @@ impl Object {
     /// The typed view of an object read from Polar's REST API (`kind` says which list or
     /// endpoint it came from), so that it is applied exactly like the same object in a webhook.
     pub fn from_api(kind: ObjectKind, raw: Value) -> Result<Self, PayloadError> {
-        match raw {
-            Value::Object(data) => Self::parse(kind, "api", data),
-            _ => Err(PayloadError::Object {
-                event_type: "api".to_owned(),
-                object: kind.name(),
-                source: <serde_json::Error as serde::de::Error>::custom("expected a JSON object"),
-            }),
+        let wrap = |source| PayloadError::Object {
+            event_type: "api".to_owned(),
+            object: kind.name(),
+            source,
+        };
+        if !raw.is_object() {
+            return Err(wrap(<serde_json::Error as serde::de::Error>::custom(
+                "expected a JSON object",
+            )));
         }
+        let raw = serde_json::value::to_raw_value(&raw).map_err(wrap)?;
+        Self::parse(kind, "api", raw)
     }
 
-    fn parse(
-        kind: ObjectKind,
-        event_type: &str,
-        data: serde_json::Map<String, Value>,
-    ) -> Result<Self, PayloadError> {
-        let raw = Value::Object(data);
+    fn parse(kind: ObjectKind, event_type: &str, raw: Box<RawValue>) -> Result<Self, PayloadError> {
         let wrap = |source| PayloadError::Object {
             event_type: event_type.to_owned(),
             object: kind.name(),

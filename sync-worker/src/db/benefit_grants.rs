@@ -2,13 +2,14 @@
 
 use crate::polar::BenefitGrant;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
 /// Stores `grant` unless a newer or equal version is stored; returns whether it changed.
 pub async fn upsert(
     conn: &mut PgConnection,
     grant: &BenefitGrant,
-    raw: &Value,
+    raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(
         "INSERT INTO benefit_grants (id, customer_id, benefit_id, subscription_id, order_id,

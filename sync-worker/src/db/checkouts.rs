@@ -1,14 +1,14 @@
 //! `checkouts`: Polar checkout sessions. Not an engine input.
 
 use crate::polar::Checkout;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
 /// Stores `checkout` unless a newer or equal version is stored; returns whether it changed.
 pub async fn upsert(
     conn: &mut PgConnection,
     checkout: &Checkout,
-    raw: &Value,
+    raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(
         "INSERT INTO checkouts (id, customer_id, status, version_at, raw)

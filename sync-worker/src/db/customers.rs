@@ -1,7 +1,7 @@
 //! `customers`: Polar customers, keyed by Polar id, found by external id.
 
 use crate::polar::Customer;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
 /// Inserts or updates one customer ($1 id, $2 external_id, $3 email, $4 deleted_at,
@@ -34,7 +34,7 @@ pub(crate) const UPSERT: &str =
 pub async fn upsert(
     conn: &mut PgConnection,
     customer: &Customer,
-    raw: &Value,
+    raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(UPSERT)
         .bind(&customer.version.id)

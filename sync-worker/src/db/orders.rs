@@ -1,14 +1,14 @@
 //! `orders`: billing history (paid, refunded, renewals). Not an engine input.
 
 use crate::polar::Order;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
 /// Stores `order` unless a newer or equal version is stored; returns whether it changed.
 pub async fn upsert(
     conn: &mut PgConnection,
     order: &Order,
-    raw: &Value,
+    raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(
         "INSERT INTO orders (id, customer_id, subscription_id, product_id, status, billing_reason,

@@ -1,7 +1,7 @@
 //! `products`: Polar products. Their metadata decides which plan a subscription gives.
 
 use crate::polar::Product;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
 /// Inserts or updates one row of `products` ($1 id, $2 name, $3 is_archived, $4 version_at, $5 raw; nothing when $1 is null).
@@ -18,7 +18,7 @@ pub(crate) const UPSERT: &str = "INSERT INTO products (id, name, is_archived, ve
 pub async fn upsert(
     conn: &mut PgConnection,
     product: &Product,
-    raw: &Value,
+    raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(UPSERT)
         .bind(&product.version.id)

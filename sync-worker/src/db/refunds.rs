@@ -1,14 +1,14 @@
 //! `refunds`: refunds of orders. Not an engine input.
 
 use crate::polar::Refund;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
 /// Stores `refund` unless a newer or equal version is stored; returns whether it changed.
 pub async fn upsert(
     conn: &mut PgConnection,
     refund: &Refund,
-    raw: &Value,
+    raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(
         "INSERT INTO refunds (id, order_id, customer_id, subscription_id, status, currency,

@@ -3,6 +3,7 @@
 use super::{customers, products, renumbered};
 use crate::polar::{Customer, Product, Subscription};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::PgConnection;
 use std::sync::LazyLock;
 
@@ -22,7 +23,7 @@ pub(crate) const UPSERT: &str =
 pub async fn upsert(
     conn: &mut PgConnection,
     subscription: &Subscription,
-    raw: &Value,
+    raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(UPSERT)
         .bind(&subscription.version.id)
@@ -61,9 +62,9 @@ static WITH_EMBEDDED: LazyLock<String> = LazyLock::new(|| {
 pub async fn upsert_with_embedded(
     conn: &mut PgConnection,
     subscription: &Subscription,
-    raw: &Value,
-    customer: Option<(&Customer, &Value)>,
-    product: Option<(&Product, &Value)>,
+    raw: &RawValue,
+    customer: Option<(&Customer, &RawValue)>,
+    product: Option<(&Product, &RawValue)>,
 ) -> Result<Changed, sqlx::Error> {
     let (customer, product, subscription_changed): (bool, bool, bool) =
         sqlx::query_as(sqlx::AssertSqlSafe(WITH_EMBEDDED.as_str()))

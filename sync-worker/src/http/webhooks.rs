@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
-use serde::{Deserialize as _, Serialize};
+use serde::Serialize;
 use tollgate_gate::polar::Subscription as EngineSubscription;
 
 /// Polar's payloads are a few KiB; anything this large is not from Polar.
@@ -75,7 +75,7 @@ pub async fn receive(
     // A subscription the engine cannot read could never be applied: refuse it up front
     // rather than store a delivery that fails forever.
     if let Some(Object::Subscription(_, raw)) = &event.object {
-        EngineSubscription::deserialize(raw).map_err(|error| {
+        serde_json::from_str::<EngineSubscription>(raw.get()).map_err(|error| {
             ApiError::InvalidPayload(
                 PayloadError::Engine(event.event_type.clone(), error.to_string()).to_string(),
             )
