@@ -30,7 +30,7 @@ use secrecy::SecretString;
 use sqlx::{Connection as _, PgConnection, PgPool};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tollgate_sync::db::MIGRATOR;
 use tollgate_sync::polar_client::{ClientConfig, PolarClient};
 use tollgate_sync::reconcile::{Mode, Quiet, Reconciler, Report, Resource};
@@ -49,10 +49,7 @@ async fn main() {
         .unwrap_or(10_000);
     let sim = Sim::start(SimConfig {
         seed_catalog: true,
-        rate_limit: RateLimit {
-            requests: 0,
-            window: Duration::from_secs(60),
-        },
+        rate_limit: RateLimit::off(),
         ..SimConfig::default()
     })
     .await

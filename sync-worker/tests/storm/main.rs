@@ -89,10 +89,7 @@ async fn a_storm_of_redelivered_shuffled_webhooks_through_crashes_loses_nothing(
     // webhook (its id and exact body) for the storm to deliver.
     let sim = Sim::start(SimConfig {
         seed_catalog: true,
-        rate_limit: RateLimit {
-            requests: 0,
-            window: Duration::from_secs(60),
-        },
+        rate_limit: RateLimit::off(),
         ..SimConfig::default()
     })
     .await

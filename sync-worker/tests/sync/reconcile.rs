@@ -28,13 +28,6 @@ async fn simulator(rate_limit: RateLimit) -> SimHandle {
     .unwrap()
 }
 
-fn unlimited() -> RateLimit {
-    RateLimit {
-        requests: 0,
-        window: Duration::from_secs(60),
-    }
-}
-
 struct World {
     database: TestDatabase,
     pool: PgPool,
@@ -142,7 +135,7 @@ fn id(object: &Value) -> String {
 
 #[tokio::test]
 async fn every_kind_of_drift_is_repaired_and_audited() {
-    let sim = simulator(unlimited()).await;
+    let sim = simulator(RateLimit::off()).await;
     let status = sim.subscribe("status_user", "premium").unwrap();
     let upgrade = sim.subscribe("upgrade_user", "premium").unwrap();
     let deleted = sim.subscribe("deleted_user", "premium").unwrap();
@@ -321,7 +314,7 @@ async fn every_kind_of_drift_is_repaired_and_audited() {
 
 #[tokio::test]
 async fn incremental_syncs_find_new_orders_and_ended_subscriptions() {
-    let sim = simulator(unlimited()).await;
+    let sim = simulator(RateLimit::off()).await;
     let ending = sim.subscribe("ending_user", "premium").unwrap();
     let renewing = sim.subscribe("renewing_user", "premium").unwrap();
     let world = World::new(&sim, client(&sim)).await;
@@ -379,7 +372,7 @@ async fn a_storm_of_429s_slows_a_reconcile_but_does_not_fail_it() {
         window: Duration::from_secs(1),
     })
     .await;
-    sim.set_rate_limit(unlimited());
+    sim.set_rate_limit(RateLimit::off());
     sim.run(Action::Populate {
         customers: 150,
         product: "premium".to_owned(),
@@ -414,7 +407,7 @@ async fn a_storm_of_429s_slows_a_reconcile_but_does_not_fail_it() {
 
 #[tokio::test]
 async fn the_circuit_opens_when_polar_fails_and_closes_when_it_is_back() {
-    let sim = simulator(unlimited()).await;
+    let sim = simulator(RateLimit::off()).await;
     sim.subscribe("circuit_user", "premium").unwrap();
     let address = sim.addr();
     let token = sim.access_token().to_owned();
@@ -465,7 +458,7 @@ async fn the_circuit_opens_when_polar_fails_and_closes_when_it_is_back() {
         listen: address,
         access_token: token,
         seed_catalog: true,
-        rate_limit: unlimited(),
+        rate_limit: RateLimit::off(),
         ..SimConfig::default()
     })
     .await

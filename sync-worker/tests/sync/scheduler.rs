@@ -24,10 +24,7 @@ type RunRow = (
 async fn two_replicas_never_run_the_same_tick_twice() {
     let sim = Sim::start(SimConfig {
         seed_catalog: true,
-        rate_limit: RateLimit {
-            requests: 0,
-            window: std::time::Duration::from_secs(60),
-        },
+        rate_limit: RateLimit::off(),
         ..SimConfig::default()
     })
     .await

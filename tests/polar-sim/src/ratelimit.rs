@@ -18,6 +18,16 @@ pub struct RateLimit {
     pub window: Duration,
 }
 
+impl RateLimit {
+    /// No limit: tests and benchmarks that are not about throttling.
+    pub fn off() -> Self {
+        Self {
+            requests: 0,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for RateLimit {
     /// Polar production: 500 requests per minute.
     fn default() -> Self {
@@ -113,10 +123,7 @@ mod tests {
 
     #[test]
     fn throttle_refuses_exactly_n_requests() {
-        let mut l = Limiter::new(RateLimit {
-            requests: 0,
-            window: Duration::from_secs(60),
-        });
+        let mut l = Limiter::new(RateLimit::off());
         l.throttle(2, 3);
         let t0 = Instant::now();
         assert_eq!(l.check("a", t0), Err(3));

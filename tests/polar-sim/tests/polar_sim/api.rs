@@ -200,10 +200,7 @@ async fn over_the_rate_limit_polar_answers_429_with_retry_after_and_no_body() {
     assert_eq!(resp.headers()["retry-after"], "60");
     assert_eq!(resp.text().await.unwrap(), "");
 
-    sim.set_rate_limit(RateLimit {
-        requests: 0,
-        window: Duration::from_secs(60),
-    });
+    sim.set_rate_limit(RateLimit::off());
     sim.throttle(2, 1);
     let (first, _) = api.get("/v1/products/").await;
     let (second, _) = api.get("/v1/products/").await;

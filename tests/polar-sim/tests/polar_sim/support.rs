@@ -21,10 +21,7 @@ pub async fn demo_sim() -> SimHandle {
 
 pub fn config() -> SimConfig {
     SimConfig {
-        rate_limit: RateLimit {
-            requests: 0,
-            window: Duration::from_secs(60),
-        },
+        rate_limit: RateLimit::off(),
         delivery: DeliveryConfig {
             retry_base: Duration::from_millis(1),
             max_backoff: Duration::from_millis(20),
