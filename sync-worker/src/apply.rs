@@ -97,8 +97,8 @@ pub async fn apply(
     let changed = match object {
         Object::Subscription(subscription, raw) => {
             let embedded = Embedded::of(raw);
-            let customer = embedded.view::<polar::Customer>(embedded.customer);
-            let product = embedded.view::<polar::Product>(embedded.product);
+            let customer = embedded.customer();
+            let product = embedded.product();
             let changed = db::subscriptions::upsert_with_embedded(
                 conn,
                 subscription,
@@ -161,8 +161,7 @@ async fn upsert_embedded_customer(
     conn: &mut PgConnection,
     raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
-    let embedded = Embedded::of(raw);
-    match embedded.view::<polar::Customer>(embedded.customer) {
+    match Embedded::of(raw).customer() {
         Some((customer, raw)) => db::customers::upsert(conn, &customer, raw).await,
         None => Ok(false),
     }
@@ -182,9 +181,19 @@ impl<'a> Embedded<'a> {
         serde_json::from_str(raw.get()).unwrap_or_default()
     }
 
-    /// The view of an embedded object, when it is a full one.
-    fn view<T: polar::View>(&self, raw: Option<&'a RawValue>) -> Option<(T, &'a RawValue)> {
-        let raw = raw.filter(|raw| polar::is_object(raw))?;
-        polar::view::<T>(raw).ok().map(|view| (view, raw))
+    /// The embedded customer, when it is a full one.
+    fn customer(&self) -> Option<(polar::Customer, &'a RawValue)> {
+        full(self.customer)
     }
+
+    /// The embedded product, when it is a full one.
+    fn product(&self) -> Option<(polar::Product, &'a RawValue)> {
+        full(self.product)
+    }
+}
+
+/// The view of an embedded object and its text, when it is a full object.
+fn full<T: polar::View>(raw: Option<&RawValue>) -> Option<(T, &RawValue)> {
+    let raw = raw.filter(|raw| polar::is_object(raw))?;
+    polar::view::<T>(raw).ok().map(|view| (view, raw))
 }

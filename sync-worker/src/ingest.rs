@@ -75,9 +75,12 @@ pub async fn receive(
     event: &Event,
     payload: &str,
 ) -> Result<Received, sqlx::Error> {
-    let delivery = new_delivery(webhook_id, event, payload);
-    let stored = db::webhook_events::insert(pool, std::slice::from_ref(&delivery)).await?;
-    Ok(received(&delivery, stored.first().copied().flatten()))
+    store_one(pool, &new_delivery(webhook_id, event, payload)).await
+}
+
+async fn store_one(pool: &PgPool, delivery: &NewDelivery) -> Result<Received, sqlx::Error> {
+    let stored = db::webhook_events::insert(pool, std::slice::from_ref(delivery)).await?;
+    Ok(received(delivery, stored.first().copied().flatten()))
 }
 
 /// Stores deliveries for concurrent requests together: whatever arrived while the previous
@@ -166,12 +169,7 @@ async fn store_group(
     }
     let mut results = Vec::with_capacity(deliveries.len());
     for delivery in deliveries {
-        let stored = db::webhook_events::insert(pool, std::slice::from_ref(delivery)).await;
-        results.push(
-            stored
-                .map(|stored| received(delivery, stored.first().copied().flatten()))
-                .map_err(Arc::new),
-        );
+        results.push(store_one(pool, delivery).await.map_err(Arc::new));
     }
     results
 }

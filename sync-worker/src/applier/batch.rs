@@ -48,6 +48,16 @@ impl Outcome {
     }
 }
 
+impl From<Applied> for Outcome {
+    fn from(applied: Applied) -> Self {
+        match applied {
+            Applied::Changed => Self::Applied,
+            Applied::Stale => Self::Stale,
+            Applied::Ignored => Self::Ignored,
+        }
+    }
+}
+
 fn status_of(applied: Applied) -> Status {
     match applied {
         Applied::Changed => Status::Applied,
@@ -180,11 +190,7 @@ pub async fn apply_stored(
         Ok(applied) => {
             savepoint.commit().await?;
             db::webhook_events::mark_done(conn, id, status_of(applied)).await?;
-            Ok(match applied {
-                Applied::Changed => Outcome::Applied,
-                Applied::Stale => Outcome::Stale,
-                Applied::Ignored => Outcome::Ignored,
-            })
+            Ok(Outcome::from(applied))
         }
         Err(error) => {
             savepoint.rollback().await?;

@@ -120,15 +120,10 @@ impl Usage {
     }
 
     async fn snapshot(&self, customer: &str) -> Value {
-        let response = self
-            .client
-            .get(format!("{}/v1/entitlements/{customer}", self.address))
-            .bearer_auth(API_TOKEN)
-            .send()
+        self.app
+            .snapshot(customer)
             .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.unwrap()
+            .unwrap_or_else(|| panic!("{customer} has no snapshot"))
     }
 
     async fn count(&self, table: &str) -> i64 {
