@@ -1,16 +1,14 @@
 //! Building and running the service.
 
-use crate::applier::Applier;
 use crate::clock::Clock;
 use crate::config::{Config, PolarConfig};
 use crate::db::MIGRATOR;
 use crate::http::{self, AppState};
-use crate::ingest::Inbox;
-use crate::jobs::webhook_retry;
 use crate::jobs::{self, scheduler::Scheduler};
 use crate::polar_client::{ClientConfig, PolarClient};
 use crate::publish;
 use crate::signature::{SignatureError, WebhookSecret};
+use crate::webhooks::{self, Applier, Inbox};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -142,7 +140,7 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let applier = tokio::spawn(self.state.applier.clone().run_forever());
-        let retry = tokio::spawn(webhook_retry::run_forever(
+        let retry = tokio::spawn(webhooks::retry_forever(
             self.state.pool.clone(),
             Arc::clone(&self.state.catalog),
             self.state.clock.clone(),

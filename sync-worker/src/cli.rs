@@ -4,12 +4,13 @@ use crate::app::{self, App};
 use crate::clock::Clock;
 use crate::config::{CatalogConfig, Config, DatabaseConfig, PolarConfig};
 use crate::db::{self, MIGRATOR};
+use crate::error::error_chain;
 use crate::health;
-use crate::ingest;
 use crate::jobs::full_reconcile;
 use crate::jobs::scheduler::{Finished, runs};
 use crate::reconcile::terminal::TerminalProgress;
 use crate::reconcile::{Mode, Reconciler, Report, Resource};
+use crate::webhooks;
 use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::sync::Arc;
@@ -263,7 +264,7 @@ async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let clock = Clock::system();
     let mut missing = false;
     for webhook_id in &webhook_ids {
-        match ingest::replay(&pool, &catalog, webhook_id, "cli", clock.now()).await? {
+        match webhooks::replay(&pool, &catalog, webhook_id, "cli", clock.now()).await? {
             Some(outcome) => println!("{webhook_id}: {}", outcome.as_str()),
             None => {
                 eprintln!("{webhook_id}: no such webhook");
@@ -337,7 +338,7 @@ async fn reconcile(
     let elapsed = clock_start.elapsed();
     let recorded = match &result {
         Ok(reports) => Ok(Finished::Succeeded(full_reconcile::counts(reports))),
-        Err(error) => Err(anyhow::anyhow!(ingest::error_chain(error))),
+        Err(error) => Err(anyhow::anyhow!(error_chain(error))),
     };
     runs::finish(&pool, job, started, clock.now(), &recorded).await?;
     let reports = result?;

@@ -18,6 +18,7 @@
 //! while the problem lasts and resolved when the check passes again — and logs it at error
 //! level, which is what paging systems watch.
 
+use crate::db::{self, alerts};
 use crate::polar_client::{BreakerState, PolarClient};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -74,7 +75,7 @@ fn result(name: &'static str, ok: bool, detail: impl Into<String>, value: Value)
 /// Runs every check at `now`. A check that cannot run is itself a problem; `check` never fails.
 pub async fn check(pool: &PgPool, polar: Option<&PolarClient>, now: DateTime<Utc>) -> Report {
     let mut checks = Vec::new();
-    let database = sqlx::query("SELECT 1").execute(pool).await;
+    let database = db::ping(pool).await;
     let database_ok = database.is_ok();
     checks.push(match database {
         Ok(_) => result("database", true, "PostgreSQL answers", json!(true)),
@@ -110,7 +111,7 @@ async fn polar_checks(polar: &PolarClient) -> Vec<Check> {
         Err(error) => result(
             "polar",
             false,
-            crate::ingest::error_chain(&error),
+            crate::error::error_chain(&error),
             json!(false),
         ),
     };
@@ -130,21 +131,19 @@ async fn polar_checks(polar: &PolarClient) -> Vec<Check> {
 
 async fn outbox_lag(pool: &PgPool) -> Check {
     // The outbox's own clock (the database's), so that lag does not depend on ours.
-    let lag: Result<(Option<f64>,), _> = sqlx::query_as(
-        "SELECT EXTRACT(EPOCH FROM now() - min(created_at))::float8
-         FROM publish_outbox WHERE published_at IS NULL",
-    )
-    .fetch_one(pool)
-    .await;
+    let lag = match pool.acquire().await {
+        Ok(mut conn) => db::publish_outbox::lag(&mut conn).await,
+        Err(error) => Err(error),
+    };
     match lag {
-        Ok((None,)) => result(
+        Ok(None) => result(
             "outbox_lag",
             true,
             "nothing waits to be published",
             json!(0),
         ),
-        Ok((Some(seconds),)) => {
-            let seconds = seconds.max(0.0).round();
+        Ok(Some(lag)) => {
+            let seconds = lag.as_secs_f64().round();
             let limit = OUTBOX_LAG_LIMIT.num_seconds() as f64;
             result(
                 "outbox_lag",
@@ -158,13 +157,13 @@ async fn outbox_lag(pool: &PgPool) -> Check {
 }
 
 async fn failed_webhooks(pool: &PgPool) -> Check {
-    let failed: Result<(i64,), _> =
-        sqlx::query_as("SELECT count(*) FROM webhook_events WHERE status = 'failed'")
-            .fetch_one(pool)
-            .await;
+    let failed = match pool.acquire().await {
+        Ok(mut conn) => db::webhook_events::count_failed(&mut conn).await,
+        Err(error) => Err(error),
+    };
     match failed {
-        Ok((0,)) => result("failed_webhooks", true, "no failed webhooks", json!(0)),
-        Ok((count,)) => result(
+        Ok(0) => result("failed_webhooks", true, "no failed webhooks", json!(0)),
+        Ok(count) => result(
             "failed_webhooks",
             false,
             format!("{count} webhook deliveries failed to apply and wait for a retry"),
@@ -175,11 +174,10 @@ async fn failed_webhooks(pool: &PgPool) -> Check {
 }
 
 async fn webhook_backlog(pool: &PgPool, now: DateTime<Utc>) -> Check {
-    let oldest: Result<(Option<DateTime<Utc>>, i64), _> = sqlx::query_as(
-        "SELECT min(received_at), count(*) FROM webhook_events WHERE status = 'pending'",
-    )
-    .fetch_one(pool)
-    .await;
+    let oldest = match pool.acquire().await {
+        Ok(mut conn) => db::webhook_events::pending_backlog(&mut conn).await,
+        Err(error) => Err(error),
+    };
     match oldest {
         Ok((Some(oldest), count)) if now - oldest > WEBHOOK_BACKLOG_LIMIT => result(
             "webhook_backlog",
@@ -201,24 +199,15 @@ async fn webhook_backlog(pool: &PgPool, now: DateTime<Utc>) -> Check {
 }
 
 async fn stuck_jobs(pool: &PgPool, now: DateTime<Utc>) -> Check {
-    let stuck: Result<Vec<(String,)>, _> = sqlx::query_as(
-        "SELECT DISTINCT job FROM job_runs
-         WHERE finished_at IS NULL AND started_at < $1 ORDER BY job",
-    )
-    .bind(now - STUCK_AFTER)
-    .fetch_all(pool)
-    .await;
+    let stuck = db::job_runs::unfinished_since(pool, now - STUCK_AFTER).await;
     match stuck {
         Ok(jobs) if jobs.is_empty() => result("stuck_jobs", true, "no stuck job runs", json!([])),
-        Ok(jobs) => {
-            let jobs: Vec<String> = jobs.into_iter().map(|(job,)| job).collect();
-            result(
-                "stuck_jobs",
-                false,
-                format!("unfinished for over 3 hours: {}", jobs.join(", ")),
-                json!(jobs),
-            )
-        }
+        Ok(jobs) => result(
+            "stuck_jobs",
+            false,
+            format!("unfinished for over 3 hours: {}", jobs.join(", ")),
+            json!(jobs),
+        ),
         Err(error) => result("stuck_jobs", false, error.to_string(), Value::Null),
     }
 }
@@ -237,49 +226,15 @@ pub async fn record(pool: &PgPool, report: &Report, now: DateTime<Utc>) -> Resul
     let mut tx = pool.begin().await?;
     for check in &report.checks {
         if check.ok {
-            sqlx::query(
-                "UPDATE alerts SET resolved_at = $2 WHERE kind = $1 AND resolved_at IS NULL",
-            )
-            .bind(check.name)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            alerts::resolve(&mut tx, check.name, now).await?;
         } else {
-            sqlx::query(
-                "INSERT INTO alerts (kind, message, details, raised_at, last_seen_at)
-                 VALUES ($1, $2, $3, $4, $4)
-                 ON CONFLICT (kind) WHERE resolved_at IS NULL DO UPDATE SET
-                     message = excluded.message, details = excluded.details,
-                     last_seen_at = excluded.last_seen_at,
-                     occurrences = alerts.occurrences + 1",
-            )
-            .bind(check.name)
-            .bind(&check.detail)
-            .bind(&check.value)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            alerts::raise(&mut tx, check.name, &check.detail, &check.value, now).await?;
         }
     }
     tx.commit().await
 }
 
-/// An open alert.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct Alert {
-    pub kind: String,
-    pub message: String,
-    pub raised_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    pub occurrences: i32,
-}
-
 /// The open alerts, oldest first.
-pub async fn open_alerts(pool: &PgPool) -> Result<Vec<Alert>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT kind, message, raised_at, last_seen_at, occurrences
-         FROM alerts WHERE resolved_at IS NULL ORDER BY raised_at, id",
-    )
-    .fetch_all(pool)
-    .await
+pub async fn open_alerts(pool: &PgPool) -> Result<Vec<alerts::Alert>, sqlx::Error> {
+    alerts::open(&mut *pool.acquire().await?).await
 }

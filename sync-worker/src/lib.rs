@@ -14,16 +14,15 @@
 //! # Ok(()) }
 //! ```
 
+pub mod account;
 pub mod app;
-pub mod applier;
-pub mod apply;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod error;
 pub mod health;
 pub mod http;
-pub mod ingest;
 pub mod jobs;
 pub mod polar;
 pub mod polar_client;
@@ -32,6 +31,7 @@ pub mod reconcile;
 pub mod signature;
 pub mod snapshot;
 pub mod usage;
+pub mod webhooks;
 
 pub use app::{App, StartupError};
 pub use clock::Clock;

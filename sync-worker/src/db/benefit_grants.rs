@@ -1,7 +1,6 @@
 //! `benefit_grants`: Polar benefit grants. Held grants of tollgate-tagged benefits raise limits.
 
 use crate::polar::BenefitGrant;
-use serde_json::Value;
 use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
@@ -36,23 +35,4 @@ pub async fn upsert(
     .fetch_optional(conn)
     .await?;
     Ok(row.is_some())
-}
-
-/// The raw grants currently held (granted, not revoked) by the live customers with
-/// `external_id`.
-pub async fn held_by(
-    conn: &mut PgConnection,
-    external_id: &str,
-) -> Result<Vec<Value>, sqlx::Error> {
-    let rows: Vec<(Value,)> = sqlx::query_as(
-        "SELECT g.raw
-         FROM benefit_grants g JOIN customers c ON c.id = g.customer_id
-         WHERE c.external_id = $1 AND c.deleted_at IS NULL
-           AND g.is_granted AND NOT g.is_revoked
-         ORDER BY g.id",
-    )
-    .bind(external_id)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().map(|(raw,)| raw).collect())
 }

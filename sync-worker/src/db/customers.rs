@@ -2,18 +2,40 @@
 
 use crate::polar::Customer;
 use serde_json::value::RawValue;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-/// Inserts or updates one customer ($1 id, $2 external_id, $3 email, $4 deleted_at,
-/// $5 version_at, $6 raw; nothing when $1 is null). See [`upsert`].
-pub(crate) const UPSERT: &str =
-    "INSERT INTO customers (id, external_id, email, deleted_at, version_at, raw)
-         SELECT $1, $2, $3, $4, $5, $6
-         WHERE $1::text IS NOT NULL AND NOT EXISTS (
-             SELECT 1 FROM customers
-             WHERE id = $1 AND version_at >= $5
-               AND (deleted_at IS NOT NULL OR $4::timestamptz IS NULL)
-               AND (external_id IS NOT NULL OR $2::text IS NULL))
+/// Pushes the upsert of one customer onto `query` (nothing is stored for `None`); its
+/// `RETURNING id` yields a row when the stored customer changed. See [`upsert`].
+pub(super) fn push_upsert<'a>(
+    query: &mut QueryBuilder<Postgres>,
+    customer: Option<(&'a Customer, &'a RawValue)>,
+) {
+    let c = customer.map(|(c, _)| c);
+    query.push("INSERT INTO customers (id, external_id, email, deleted_at, version_at, raw) SELECT v.* FROM (SELECT ");
+    query
+        .push_bind(c.map(|c| c.version.id.as_str()))
+        .push("::text AS id, ");
+    query
+        .push_bind(c.and_then(|c| c.external_id.as_deref()))
+        .push("::text AS external_id, ");
+    query
+        .push_bind(c.and_then(|c| c.email.as_deref()))
+        .push("::text AS email, ");
+    query
+        .push_bind(c.and_then(|c| c.deleted_at))
+        .push("::timestamptz AS deleted_at, ");
+    query
+        .push_bind(c.map(|c| c.version.version_at()))
+        .push("::timestamptz AS version_at, ");
+    query
+        .push_bind(customer.map(|(_, raw)| raw))
+        .push("::jsonb AS raw) v");
+    query.push(
+        " WHERE v.id IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM customers c
+             WHERE c.id = v.id AND c.version_at >= v.version_at
+               AND (c.deleted_at IS NOT NULL OR v.deleted_at IS NULL)
+               AND (c.external_id IS NOT NULL OR v.external_id IS NULL))
          ON CONFLICT (id) DO UPDATE SET
              external_id = COALESCE(excluded.external_id, customers.external_id),
              email = CASE WHEN excluded.version_at > customers.version_at
@@ -26,7 +48,9 @@ pub(crate) const UPSERT: &str =
          WHERE excluded.version_at > customers.version_at
             OR (customers.deleted_at IS NULL AND excluded.deleted_at IS NOT NULL)
             OR (customers.external_id IS NULL AND excluded.external_id IS NOT NULL)
-         RETURNING id";
+         RETURNING id",
+    );
+}
 
 /// Stores `customer` unless a newer version is stored. A deletion is never undone by an older
 /// or equally old version, since Polar may not bump `modified_at` when it soft-deletes.
@@ -36,15 +60,9 @@ pub async fn upsert(
     customer: &Customer,
     raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(UPSERT)
-        .bind(&customer.version.id)
-        .bind(&customer.external_id)
-        .bind(&customer.email)
-        .bind(customer.deleted_at)
-        .bind(customer.version.version_at())
-        .bind(raw)
-        .fetch_optional(conn)
-        .await?;
+    let mut query = QueryBuilder::new("");
+    push_upsert(&mut query, Some((customer, raw)));
+    let row = query.build().fetch_optional(conn).await?;
     Ok(row.is_some())
 }
 
@@ -61,4 +79,11 @@ pub async fn external_ids(
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Ids of the live (not deleted) customers, in order.
+pub async fn live_ids(conn: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM customers WHERE deleted_at IS NULL ORDER BY id")
+        .fetch_all(conn)
+        .await
 }

@@ -1,4 +1,6 @@
-//! PostgreSQL access, one file per table.
+//! PostgreSQL access, one file per table: every SQL statement of the service lives here.
+//! ([`accounts`] reads the engine's input across the Polar object tables; [`objects`] holds
+//! what those tables share.)
 //!
 //! Every function takes `&mut PgConnection`, so callers compose them inside one transaction.
 //! Polar objects are upserted under one rule: a row is only replaced by a strictly newer
@@ -10,49 +12,32 @@
 //! when its `WHERE` then declines the update, and the product that every subscription event
 //! embeds would otherwise serialise all deliveries on one row lock.
 
+pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod benefit_grants;
 pub mod checkouts;
 pub mod customers;
+pub mod job_runs;
+pub mod metered_customers;
+pub mod objects;
 pub mod orders;
+pub mod overage_outbox;
 pub mod products;
+pub mod publish_outbox;
 pub mod refunds;
 pub mod snapshots;
 pub mod subscriptions;
+pub mod sync_cursors;
+pub mod usage_counters;
+pub mod usage_events;
+pub mod usage_gauges;
 pub mod webhook_events;
 
-/// `sql` with every parameter `$n` renumbered `$n+by`, to combine statements into one.
-fn renumbered(sql: &str, by: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c != '$' {
-            continue;
-        }
-        let mut digits = String::new();
-        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-            digits.push(d);
-            chars.next();
-        }
-        match digits.parse::<usize>() {
-            Ok(n) => out.push_str(&(n + by).to_string()),
-            Err(_) => out.push_str(&digits),
-        }
-    }
-    out
+/// Whether PostgreSQL answers.
+pub async fn ping(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(drop)
 }
 
 /// The database's migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn renumbering_shifts_every_parameter() {
-        assert_eq!(
-            super::renumbered("SELECT $1, $12::text WHERE x = $2", 6),
-            "SELECT $7, $18::text WHERE x = $8"
-        );
-    }
-}

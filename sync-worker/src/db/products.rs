@@ -2,17 +2,43 @@
 
 use crate::polar::Product;
 use serde_json::value::RawValue;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-/// Inserts or updates one row of `products` ($1 id, $2 name, $3 is_archived, $4 version_at, $5 raw; nothing when $1 is null).
-pub(crate) const UPSERT: &str = "INSERT INTO products (id, name, is_archived, version_at, raw)
-         SELECT $1, $2, $3, $4, $5
-         WHERE $1::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM products WHERE id = $1 AND version_at >= $4)
+/// Pushes the upsert of one product onto `query` (nothing is stored for `None`); its
+/// `RETURNING id` yields a row when the stored product changed. See [`upsert`].
+pub(super) fn push_upsert<'a>(
+    query: &mut QueryBuilder<Postgres>,
+    product: Option<(&'a Product, &'a RawValue)>,
+) {
+    let p = product.map(|(p, _)| p);
+    query.push(
+        "INSERT INTO products (id, name, is_archived, version_at, raw) SELECT v.* FROM (SELECT ",
+    );
+    query
+        .push_bind(p.map(|p| p.version.id.as_str()))
+        .push("::text AS id, ");
+    query
+        .push_bind(p.map(|p| p.name.as_str()))
+        .push("::text AS name, ");
+    query
+        .push_bind(p.map(|p| p.is_archived))
+        .push("::bool AS is_archived, ");
+    query
+        .push_bind(p.map(|p| p.version.version_at()))
+        .push("::timestamptz AS version_at, ");
+    query
+        .push_bind(product.map(|(_, raw)| raw))
+        .push("::jsonb AS raw) v");
+    query.push(
+        " WHERE v.id IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM products p WHERE p.id = v.id AND p.version_at >= v.version_at)
          ON CONFLICT (id) DO UPDATE SET
              name = excluded.name, is_archived = excluded.is_archived,
              version_at = excluded.version_at, raw = excluded.raw, updated_at = now()
          WHERE excluded.version_at > products.version_at
-         RETURNING id";
+         RETURNING id",
+    );
+}
 
 /// Stores `product` unless a newer or equal version is stored; returns whether it changed.
 pub async fn upsert(
@@ -20,14 +46,9 @@ pub async fn upsert(
     product: &Product,
     raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(UPSERT)
-        .bind(&product.version.id)
-        .bind(&product.name)
-        .bind(product.is_archived)
-        .bind(product.version.version_at())
-        .bind(raw)
-        .fetch_optional(conn)
-        .await?;
+    let mut query = QueryBuilder::new("");
+    push_upsert(&mut query, Some((product, raw)));
+    let row = query.build().fetch_optional(conn).await?;
     Ok(row.is_some())
 }
 

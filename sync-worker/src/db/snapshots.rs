@@ -2,8 +2,6 @@
 
 use serde_json::Value;
 use sqlx::PgConnection;
-use sqlx::types::Json;
-use tollgate_gate::polar::Subscription;
 
 /// The current (highest) revision of `customer`'s snapshot and the snapshot itself.
 pub async fn current(
@@ -35,47 +33,15 @@ pub async fn lock(conn: &mut PgConnection, customers: &[&str]) -> Result<(), sql
     Ok(())
 }
 
-/// What a snapshot rebuild reads about one customer.
-#[derive(Debug)]
-pub struct Stored {
-    pub customer: String,
-    /// The live customers' subscriptions, each with the newest stored version of its product.
-    pub subscriptions: Vec<Subscription>,
-    /// The raw benefit grants they hold (granted, not revoked).
-    pub grants: Vec<Value>,
-    /// The current snapshot's revision and JSON, if there is one.
-    pub revision: Option<i64>,
-    pub snapshot: Option<String>,
-}
-
-type StoredRow = (
-    String,
-    Json<Vec<Subscription>>,
-    Json<Vec<Value>>,
-    Option<i64>,
-    Option<String>,
-);
-
-/// Reads everything [`Stored`] holds about each of `customers` in one round trip, in the
-/// order given. Call it with the customers' locks held, so that their current revisions
-/// cannot move before the insert.
-pub async fn load(conn: &mut PgConnection, customers: &[&str]) -> Result<Vec<Stored>, sqlx::Error> {
-    let rows: Vec<StoredRow> = sqlx::query_as(
-        "SELECT
-             wanted.customer,
-             (SELECT coalesce(jsonb_agg(CASE WHEN p.raw IS NULL THEN s.raw
-                                             ELSE s.raw || jsonb_build_object('product', p.raw)
-                                        END ORDER BY s.id), '[]'::jsonb)
-              FROM subscriptions s
-              JOIN customers c ON c.id = s.customer_id
-              LEFT JOIN products p ON p.id = s.product_id
-              WHERE c.external_id = wanted.customer AND c.deleted_at IS NULL),
-             (SELECT coalesce(jsonb_agg(g.raw ORDER BY g.id), '[]'::jsonb)
-              FROM benefit_grants g JOIN customers c ON c.id = g.customer_id
-              WHERE c.external_id = wanted.customer AND c.deleted_at IS NULL
-                AND g.is_granted AND NOT g.is_revoked),
-             current.revision,
-             current.snapshot::text
+/// The current revision and snapshot (as JSON text) of each of `customers`, in the order
+/// given; `None` for a customer without one. Call it with the customers' locks held, so that
+/// their current revisions cannot move before the insert.
+pub async fn current_many(
+    conn: &mut PgConnection,
+    customers: &[&str],
+) -> Result<Vec<Option<(i64, String)>>, sqlx::Error> {
+    let rows: Vec<(Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT current.revision, current.snapshot::text
          FROM unnest($1::text[]) WITH ORDINALITY AS wanted(customer, n)
          LEFT JOIN LATERAL (
              SELECT revision, snapshot FROM entitlement_snapshots
@@ -88,15 +54,7 @@ pub async fn load(conn: &mut PgConnection, customers: &[&str]) -> Result<Vec<Sto
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(customer, subscriptions, grants, revision, snapshot)| Stored {
-                customer,
-                subscriptions: subscriptions.0,
-                grants: grants.0,
-                revision,
-                snapshot,
-            },
-        )
+        .map(|(revision, snapshot)| revision.zip(snapshot))
         .collect())
 }
 
@@ -134,4 +92,23 @@ pub async fn insert_and_enqueue(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The snapshots of the given (customer, revision) pairs, by customer.
+pub async fn revisions(
+    conn: &mut PgConnection,
+    customers: &[&str],
+    revisions: &[i64],
+) -> Result<Vec<(String, i64, Value)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.customer, s.revision, s.snapshot
+         FROM entitlement_snapshots s
+         JOIN unnest($1::text[], $2::bigint[]) AS w(customer, revision)
+           ON s.customer = w.customer AND s.revision = w.revision
+         ORDER BY s.customer",
+    )
+    .bind(customers)
+    .bind(revisions)
+    .fetch_all(conn)
+    .await
 }

@@ -1,23 +1,49 @@
 //! `subscriptions`: Polar subscriptions, the engine's main input.
 
-use super::{customers, products, renumbered};
+use super::{customers, products};
 use crate::polar::{Customer, Product, Subscription};
-use serde_json::Value;
 use serde_json::value::RawValue;
-use sqlx::PgConnection;
-use std::sync::LazyLock;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-/// Inserts or updates one row of `subscriptions` ($1 id, $2 customer_id, $3 product_id, $4 status, $5 version_at, $6 raw).
-pub(crate) const UPSERT: &str =
-    "INSERT INTO subscriptions (id, customer_id, product_id, status, version_at, raw)
-         SELECT $1, $2, $3, $4, $5, $6
-         WHERE NOT EXISTS (SELECT 1 FROM subscriptions WHERE id = $1 AND version_at >= $5)
+/// Pushes the upsert of one subscription onto `query`; its `RETURNING id` yields a row when
+/// the stored subscription changed. See [`upsert`].
+fn push_upsert<'a>(
+    query: &mut QueryBuilder<Postgres>,
+    subscription: &'a Subscription,
+    raw: &'a RawValue,
+) {
+    let s = subscription;
+    query.push(
+        "INSERT INTO subscriptions (id, customer_id, product_id, status, version_at, raw)
+         SELECT v.* FROM (SELECT ",
+    );
+    query
+        .push_bind(s.version.id.as_str())
+        .push("::text AS id, ");
+    query
+        .push_bind(s.customer_id.as_str())
+        .push("::text AS customer_id, ");
+    query
+        .push_bind(s.product_id.as_str())
+        .push("::text AS product_id, ");
+    query
+        .push_bind(s.status.as_str())
+        .push("::text AS status, ");
+    query
+        .push_bind(s.version.version_at())
+        .push("::timestamptz AS version_at, ");
+    query.push_bind(raw).push("::jsonb AS raw) v");
+    query.push(
+        " WHERE NOT EXISTS (
+             SELECT 1 FROM subscriptions s WHERE s.id = v.id AND s.version_at >= v.version_at)
          ON CONFLICT (id) DO UPDATE SET
              customer_id = excluded.customer_id, product_id = excluded.product_id,
              status = excluded.status, version_at = excluded.version_at,
              raw = excluded.raw, updated_at = now()
          WHERE excluded.version_at > subscriptions.version_at
-         RETURNING id";
+         RETURNING id",
+    );
+}
 
 /// Stores `subscription` unless a newer or equal version is stored; returns whether it changed.
 pub async fn upsert(
@@ -25,15 +51,9 @@ pub async fn upsert(
     subscription: &Subscription,
     raw: &RawValue,
 ) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(UPSERT)
-        .bind(&subscription.version.id)
-        .bind(&subscription.customer_id)
-        .bind(&subscription.product_id)
-        .bind(&subscription.status)
-        .bind(subscription.version.version_at())
-        .bind(raw)
-        .fetch_optional(conn)
-        .await?;
+    let mut query = QueryBuilder::new("");
+    push_upsert(&mut query, subscription, raw);
+    let row = query.build().fetch_optional(conn).await?;
     Ok(row.is_some())
 }
 
@@ -45,20 +65,8 @@ pub struct Changed {
     pub subscription: bool,
 }
 
-/// The three upserts of a subscription event as one statement (one round trip).
-static WITH_EMBEDDED: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "WITH customer AS ({}), product AS ({}), subscription AS ({})
-         SELECT EXISTS (SELECT 1 FROM customer), EXISTS (SELECT 1 FROM product),
-                EXISTS (SELECT 1 FROM subscription)",
-        customers::UPSERT,
-        renumbered(products::UPSERT, 6),
-        renumbered(UPSERT, 11),
-    )
-});
-
 /// Stores a subscription with the customer and product it embeds (each only if newer than
-/// what is stored, like [`upsert`]) in one round trip.
+/// what is stored, like [`upsert`]) in one statement, one round trip.
 pub async fn upsert_with_embedded(
     conn: &mut PgConnection,
     subscription: &Subscription,
@@ -66,50 +74,37 @@ pub async fn upsert_with_embedded(
     customer: Option<(&Customer, &RawValue)>,
     product: Option<(&Product, &RawValue)>,
 ) -> Result<Changed, sqlx::Error> {
-    let (customer, product, subscription_changed): (bool, bool, bool) =
-        sqlx::query_as(sqlx::AssertSqlSafe(WITH_EMBEDDED.as_str()))
-            .bind(customer.map(|(c, _)| c.version.id.as_str()))
-            .bind(customer.and_then(|(c, _)| c.external_id.as_deref()))
-            .bind(customer.and_then(|(c, _)| c.email.as_deref()))
-            .bind(customer.and_then(|(c, _)| c.deleted_at))
-            .bind(customer.map(|(c, _)| c.version.version_at()))
-            .bind(customer.map(|(_, raw)| raw))
-            .bind(product.map(|(p, _)| p.version.id.as_str()))
-            .bind(product.map(|(p, _)| p.name.as_str()))
-            .bind(product.map(|(p, _)| p.is_archived))
-            .bind(product.map(|(p, _)| p.version.version_at()))
-            .bind(product.map(|(_, raw)| raw))
-            .bind(&subscription.version.id)
-            .bind(&subscription.customer_id)
-            .bind(&subscription.product_id)
-            .bind(&subscription.status)
-            .bind(subscription.version.version_at())
-            .bind(raw)
-            .fetch_one(conn)
-            .await?;
+    let mut query = QueryBuilder::new("WITH customer AS (");
+    customers::push_upsert(&mut query, customer);
+    query.push("), product AS (");
+    products::push_upsert(&mut query, product);
+    query.push("), subscription AS (");
+    push_upsert(&mut query, subscription, raw);
+    query.push(
+        ") SELECT EXISTS (SELECT 1 FROM customer), EXISTS (SELECT 1 FROM product),
+                  EXISTS (SELECT 1 FROM subscription)",
+    );
+    let (customer, product, subscription): (bool, bool, bool) =
+        query.build_query_as().fetch_one(conn).await?;
     Ok(Changed {
         customer,
         product,
-        subscription: subscription_changed,
+        subscription,
     })
 }
 
-/// The subscriptions of the live (not deleted) Polar customers with `external_id`, each with
-/// the newest stored version of its product (the copy embedded in the subscription may be
-/// older than a later `product.updated`).
-pub async fn of_customer(
+/// Ids of the stored subscriptions in one of `statuses` whose customer is live, in order.
+pub async fn ids_in(
     conn: &mut PgConnection,
-    external_id: &str,
-) -> Result<Vec<(Value, Option<Value>)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT s.raw, p.raw
-         FROM subscriptions s
-         JOIN customers c ON c.id = s.customer_id
-         LEFT JOIN products p ON p.id = s.product_id
-         WHERE c.external_id = $1 AND c.deleted_at IS NULL
+    statuses: &[&str],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT s.id FROM subscriptions s
+         LEFT JOIN customers c ON c.id = s.customer_id
+         WHERE s.status = ANY($1) AND c.deleted_at IS NULL
          ORDER BY s.id",
     )
-    .bind(external_id)
+    .bind(statuses)
     .fetch_all(conn)
     .await
 }

@@ -1,4 +1,4 @@
-//! `webhook_events`: every Polar delivery, stored once by `webhook-id`, with its apply state.
+//! `webhook_events`: every Polar delivery, stored once by `webhook-id`, with its status.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -291,4 +291,36 @@ pub async fn failed_webhook_ids(conn: &mut PgConnection) -> Result<Vec<String>, 
             .fetch_all(conn)
             .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// How many deliveries failed and wait for a retry.
+pub async fn count_failed(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM webhook_events WHERE status = 'failed'")
+        .fetch_one(conn)
+        .await
+}
+
+/// When the oldest pending delivery arrived, and how many are pending.
+pub async fn pending_backlog(
+    conn: &mut PgConnection,
+) -> Result<(Option<DateTime<Utc>>, i64), sqlx::Error> {
+    sqlx::query_as("SELECT min(received_at), count(*) FROM webhook_events WHERE status = 'pending'")
+        .fetch_one(conn)
+        .await
+}
+
+/// Forgets deliveries that were applied, stale or ignored and arrived before `before`;
+/// returns how many.
+pub async fn delete_done_before(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM webhook_events
+         WHERE status IN ('applied', 'stale', 'ignored') AND received_at < $1",
+    )
+    .bind(before)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -101,7 +101,7 @@ struct Body<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Self::Internal(source) = &self {
-            tracing::error!(error = %crate::ingest::error_chain(source.as_ref()), "request failed");
+            tracing::error!(error = %crate::error::error_chain(source.as_ref()), "request failed");
         }
         let body = Body {
             code: self.code(),

@@ -12,12 +12,9 @@ pub async fn healthz() -> Json<Value> {
 
 /// The service can do its work: the database answers.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    sqlx::query("SELECT 1")
-        .execute(&state.pool)
-        .await
-        .map_err(|error| {
-            tracing::warn!(%error, "readiness check: database unreachable");
-            ApiError::Unavailable
-        })?;
+    crate::db::ping(&state.pool).await.map_err(|error| {
+        tracing::warn!(%error, "readiness check: database unreachable");
+        ApiError::Unavailable
+    })?;
     Ok(Json(json!({ "status": "ready" })))
 }

@@ -10,10 +10,9 @@ mod webhooks;
 pub use error::ApiError;
 pub use webhooks::MAX_BODY_BYTES;
 
-use crate::applier::Applier;
 use crate::clock::Clock;
-use crate::ingest::Inbox;
 use crate::signature::WebhookSecret;
+use crate::webhooks::{Applier, Inbox};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};

@@ -4,13 +4,14 @@
 //! A whole request is refused (4xx, nothing stored) only when it cannot be read: malformed
 //! JSON, no `events` array, more than [`MAX_BATCH`] events. Otherwise each event is judged on
 //! its own and the answer lists the refused ones. After a commit, the customers whose usage
-//! changed get their snapshots rebuilt in the background ([`crate::usage::freshness`]).
+//! changed get their snapshots rebuilt in the background ([`crate::snapshot::freshness`]).
 
 use super::auth;
 use super::{ApiError, AppState};
+use crate::db::metered_customers::Changed;
+use crate::snapshot::freshness;
 use crate::usage::consume::{self, Consume, Consumed};
 use crate::usage::event::MAX_BATCH;
-use crate::usage::freshness::{self, Changed};
 use crate::usage::{gauges, ingest};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -189,7 +190,7 @@ async fn refresh(state: &AppState, customers: &[String]) -> usize {
         Ok(rebuilt) => rebuilt,
         Err(error) => {
             tracing::warn!(
-                error = %crate::ingest::error_chain(&error),
+                error = %crate::error::error_chain(&error),
                 "rebuilding snapshots after usage failed; the usage jobs will retry"
             );
             customers.len()

@@ -5,9 +5,9 @@
 //! accepted delivery answers 202 once it is stored; a duplicate or an ignored type answers 200.
 
 use super::{ApiError, AppState};
-use crate::ingest::Received;
 use crate::polar::{Event, Object, PayloadError};
 use crate::signature::{SignatureError, SignedHeaders};
+use crate::webhooks::{Status, Stored};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -82,25 +82,31 @@ pub async fn receive(
         })?;
     }
 
-    let received = state
+    let stored = state
         .inbox
         .receive(signed.id, &event, payload)
         .await
         .map_err(ApiError::internal)?;
-    tracing::info!(event_type = %event.event_type, outcome = received.as_str(), "webhook received");
-    let status = match received {
-        Received::Accepted(id) => {
+    let receipt = match stored {
+        Some(Stored {
+            status: Status::Pending,
+            ..
+        }) => "accepted",
+        Some(_) => "ignored",
+        None => "duplicate",
+    };
+    tracing::info!(event_type = %event.event_type, outcome = receipt, "webhook received");
+    let code = match stored {
+        Some(Stored {
+            id,
+            status: Status::Pending,
+        }) => {
             state.applier.submit(id, event);
             StatusCode::ACCEPTED
         }
-        Received::Ignored | Received::Duplicate => StatusCode::OK,
+        _ => StatusCode::OK,
     };
-    Ok((
-        status,
-        Json(Receipt {
-            status: received.as_str(),
-        }),
-    ))
+    Ok((code, Json(Receipt { status: receipt })))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {

@@ -4,6 +4,7 @@
 
 use super::Deps;
 use super::scheduler::Finished;
+use crate::db;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
@@ -14,24 +15,10 @@ pub const RETENTION: Duration = Duration::days(90);
 
 pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> anyhow::Result<Finished> {
     let before = now - RETENTION;
-    let job_runs = sqlx::query("DELETE FROM job_runs WHERE finished_at < $1")
-        .bind(before)
-        .execute(&deps.pool)
-        .await?
-        .rows_affected();
-    let alerts = sqlx::query("DELETE FROM alerts WHERE resolved_at < $1")
-        .bind(before)
-        .execute(&deps.pool)
-        .await?
-        .rows_affected();
-    let webhooks = sqlx::query(
-        "DELETE FROM webhook_events
-         WHERE status IN ('applied', 'stale', 'ignored') AND received_at < $1",
-    )
-    .bind(before)
-    .execute(&deps.pool)
-    .await?
-    .rows_affected();
+    let mut conn = deps.pool.acquire().await?;
+    let job_runs = db::job_runs::delete_finished_before(&mut *conn, before).await?;
+    let alerts = db::alerts::delete_resolved_before(&mut conn, before).await?;
+    let webhooks = db::webhook_events::delete_done_before(&mut conn, before).await?;
     Ok(Finished::Succeeded(json!({
         "job_runs": job_runs,
         "alerts": alerts,

@@ -10,7 +10,6 @@ pub mod subscription_sync;
 pub mod usage_cleanup;
 pub mod usage_freshness;
 pub mod usage_processing;
-pub mod webhook_retry;
 
 use crate::clock::Clock;
 use crate::polar_client::PolarClient;

@@ -281,17 +281,6 @@ impl Scheduler {
     }
 }
 
-/// Runs `job` by hand now, recorded as a manual run; returns how it finished.
-pub async fn run_manual(deps: &Deps, job: &Job) -> anyhow::Result<Finished> {
-    let now = deps.clock.now();
-    let runner = format!("manual-pid{}", std::process::id());
-    runs::claim(&deps.pool, job.name, now, "manual", &runner, now).await?;
-    let result = (job.run)(deps, now).await;
-    let finished_at = deps.clock.now();
-    runs::finish(&deps.pool, job.name, now, finished_at, &result).await?;
-    result
-}
-
 /// Runs a claimed job and records how it ended; returns the outcome.
 async fn execute(deps: &Deps, job: &Job, tick: DateTime<Utc>, now: DateTime<Utc>) -> &'static str {
     tracing::info!(job = job.name, tick = %tick, "job started");
@@ -334,37 +323,15 @@ async fn join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
     outputs.into_iter().flatten().collect()
 }
 
-/// `job_runs`: one row per run.
+/// `job_runs` rows written as a job ends.
 pub mod runs {
     use super::Finished;
+    use crate::db::job_runs::{self, Finish};
     use chrono::{DateTime, Utc};
     use serde_json::{Value, json};
     use sqlx::PgPool;
 
-    /// Inserts the run `(job, tick)`; `false` when a run of that tick exists already.
-    pub async fn claim(
-        pool: &PgPool,
-        job: &str,
-        tick: DateTime<Utc>,
-        trigger: &str,
-        runner: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, sqlx::Error> {
-        let row = sqlx::query(
-            "INSERT INTO job_runs (job, tick, trigger, runner, started_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (job, tick) DO NOTHING
-             RETURNING job",
-        )
-        .bind(job)
-        .bind(tick)
-        .bind(trigger)
-        .bind(runner)
-        .bind(now)
-        .fetch_optional(pool)
-        .await?;
-        Ok(row.is_some())
-    }
+    pub use job_runs::claim;
 
     pub fn outcome_of(result: &anyhow::Result<Finished>) -> &'static str {
         match result {
@@ -390,19 +357,13 @@ pub mod runs {
                 Some(format!("{error:#}")),
             ),
         };
-        sqlx::query(
-            "UPDATE job_runs SET finished_at = $3, outcome = $4, counts = $5, error = $6
-             WHERE job = $1 AND tick = $2",
-        )
-        .bind(job)
-        .bind(tick)
-        .bind(finished_at)
-        .bind(outcome_of(result))
-        .bind(counts)
-        .bind(error)
-        .execute(pool)
-        .await?;
-        Ok(())
+        let outcome = outcome_of(result);
+        let finish = Finish {
+            outcome,
+            counts,
+            error,
+        };
+        job_runs::finish(pool, job, tick, finished_at, finish).await
     }
 }
 

@@ -6,12 +6,13 @@
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-use crate::usage::{Deps, UsageError, freshness};
+use crate::snapshot::{SnapshotError, freshness};
+use crate::usage::Deps;
 
 pub const NAME: &str = "usage_freshness";
 pub const INTERVAL: Duration = Duration::from_secs(2);
 
 /// Rebuilds every due snapshot; returns how many.
-pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> Result<usize, UsageError> {
+pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> Result<usize, SnapshotError> {
     freshness::refresh_due(&deps.pool, &deps.catalog, now).await
 }

@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-use crate::usage::{Deps, UsageError, freshness, overage};
+use crate::snapshot::freshness;
+use crate::usage::{Deps, overage};
 
 pub const NAME: &str = "usage_processing";
 pub const INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -20,7 +21,7 @@ pub struct Processed {
     pub overage: overage::Sent,
 }
 
-pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> Result<Processed, UsageError> {
+pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> anyhow::Result<Processed> {
     let snapshots_rebuilt = freshness::refresh_due(&deps.pool, &deps.catalog, now).await?;
     let overage = match &deps.polar {
         Some(polar) => overage::send_due(&deps.pool, polar, now).await?,

@@ -25,6 +25,10 @@ mod edge;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::db::{
+    self,
+    publish_outbox::{self, Due},
+};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
@@ -35,7 +39,6 @@ pub use edge::EdgeSink;
 pub const BATCH: i64 = 10_000;
 /// The pause between publishing passes: at most one write per KV key per second.
 pub const INTERVAL: Duration = Duration::from_secs(1);
-const LOCK_KEY: &str = "tollgate.publisher";
 
 /// A snapshot as published: its KV key and the exact JSON the engine produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,26 +96,18 @@ pub struct Pass {
 /// publisher lock or nothing is due.
 pub async fn run_once(pool: &PgPool, sink: &Sink) -> Result<Pass, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let locked: bool =
-        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(LOCK_KEY)
-            .fetch_one(&mut *tx)
-            .await?;
-    if !locked {
+    if !publish_outbox::try_lock_publisher(&mut tx).await? {
         return Ok(Pass::default());
     }
-    let claimed = claim(&mut tx).await?;
+    let claimed = publish_outbox::claim(&mut tx, BATCH).await?;
     if claimed.is_empty() {
         return Ok(Pass::default());
     }
-    let ids: Vec<i64> = claimed.iter().map(|row| row.0).collect();
+    let ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
     let entries = latest_per_customer(&mut tx, &claimed).await?;
     let pass = match sink.send(&entries).await {
         Ok(()) => {
-            sqlx::query("UPDATE publish_outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)")
-                .bind(&ids)
-                .execute(&mut *tx)
-                .await?;
+            publish_outbox::mark_published(&mut tx, &ids).await?;
             Pass {
                 rows: ids.len(),
                 written: entries.len(),
@@ -121,16 +116,7 @@ pub async fn run_once(pool: &PgPool, sink: &Sink) -> Result<Pass, sqlx::Error> {
         }
         Err(error) => {
             tracing::warn!(error = %error, rows = ids.len(), "publishing snapshots failed; will retry");
-            sqlx::query(
-                "UPDATE publish_outbox SET attempts = attempts + 1, last_error = $2,
-                     next_attempt_at = now() + least(interval '5 minutes',
-                                                      interval '1 second' * power(2, least(attempts, 12)))
-                 WHERE id = ANY($1)",
-            )
-            .bind(&ids)
-            .bind(error.to_string())
-            .execute(&mut *tx)
-            .await?;
+            publish_outbox::mark_failed(&mut tx, &ids, &error.to_string()).await?;
             Pass {
                 rows: 0,
                 written: 0,
@@ -162,52 +148,21 @@ pub async fn run_forever(pool: PgPool, sink: Sink) {
     }
 }
 
-/// How far publication lags: the age of the oldest unpublished row, if any.
-pub async fn lag(conn: &mut PgConnection) -> Result<Option<Duration>, sqlx::Error> {
-    let seconds: Option<f64> = sqlx::query_scalar(
-        "SELECT extract(epoch FROM now() - min(created_at))::float8
-         FROM publish_outbox WHERE published_at IS NULL",
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(seconds.map(|s| Duration::from_secs_f64(s.max(0.0))))
-}
-
-async fn claim(conn: &mut PgConnection) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, customer, revision FROM publish_outbox
-         WHERE published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-         ORDER BY id
-         LIMIT $1
-         FOR UPDATE SKIP LOCKED",
-    )
-    .bind(BATCH)
-    .fetch_all(conn)
-    .await
-}
-
 /// The highest claimed revision of each customer, with its snapshot.
 async fn latest_per_customer(
     conn: &mut PgConnection,
-    claimed: &[(i64, String, i64)],
+    claimed: &[Due],
 ) -> Result<Vec<Entry>, sqlx::Error> {
     let mut latest: BTreeMap<&str, i64> = BTreeMap::new();
-    for (_, customer, revision) in claimed {
+    for Due {
+        customer, revision, ..
+    } in claimed
+    {
         let entry = latest.entry(customer).or_insert(*revision);
         *entry = (*entry).max(*revision);
     }
     let (customers, revisions): (Vec<&str>, Vec<i64>) = latest.into_iter().unzip();
-    let rows: Vec<(String, i64, Value)> = sqlx::query_as(
-        "SELECT s.customer, s.revision, s.snapshot
-         FROM entitlement_snapshots s
-         JOIN unnest($1::text[], $2::bigint[]) AS w(customer, revision)
-           ON s.customer = w.customer AND s.revision = w.revision
-         ORDER BY s.customer",
-    )
-    .bind(&customers)
-    .bind(&revisions)
-    .fetch_all(conn)
-    .await?;
+    let rows = db::snapshots::revisions(conn, &customers, &revisions).await?;
     Ok(rows
         .into_iter()
         .map(|(customer, revision, snapshot)| Entry {

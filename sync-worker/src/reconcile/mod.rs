@@ -10,7 +10,7 @@
 //! 2. **Diff** by version: an object the database lacks is *missing*; one whose `modified_at`
 //!    (or `created_at`) is newer in Polar than the stored `version_at` is *outdated*. A stored
 //!    version that is newer than the listed one is left alone: a webhook beat the list page.
-//! 3. **Repair** each drifted object through [`crate::apply::apply`], exactly as if its webhook
+//! 3. **Repair** each drifted object through [`crate::webhooks::apply_and_rebuild`], exactly as if its webhook
 //!    had arrived: the same newer-version rule, the same upserts, the same snapshot rebuilds
 //!    and outbox rows. In the same transaction an `audit_log` row records the stored version
 //!    before and Polar's version after. One object per transaction, [`REPAIR_CONCURRENCY`]
@@ -25,15 +25,14 @@
 //! skew) and live (`active`, `trialing`, `past_due`) subscriptions; products, customers and
 //! benefit grants are small enough to list whole every time.
 
-mod cursor;
 mod repair;
 pub mod resource;
-mod stored;
 pub mod terminal;
 
 pub use repair::{ACTION, ACTOR, Drift, RepairError};
 pub use resource::Resource;
 
+use crate::db;
 use crate::polar::Versioned;
 use crate::polar_client::{PolarClient, PolarError};
 use chrono::{DateTime, Duration, Utc};
@@ -172,7 +171,7 @@ impl Reconciler {
         let since = match (mode, resource) {
             (Mode::Incremental, Resource::Orders) => {
                 let mut conn = self.pool.acquire().await.map_err(database)?;
-                cursor::synced_at(&mut conn, resource)
+                db::sync_cursors::synced_at(&mut conn, resource.as_str())
                     .await
                     .map_err(database)?
                     .map(|at| at - INCREMENTAL_OVERLAP)
@@ -200,14 +199,12 @@ impl Reconciler {
         let vanished = match resource {
             Resource::Customers => {
                 let mut conn = self.pool.acquire().await.map_err(database)?;
-                stored::live_customer_ids(&mut conn)
-                    .await
-                    .map_err(database)?
+                db::customers::live_ids(&mut conn).await.map_err(database)?
             }
             // A full list holds every subscription Polar has (it never deletes one).
             Resource::Subscriptions if live_only => {
                 let mut conn = self.pool.acquire().await.map_err(database)?;
-                stored::subscription_ids_in(&mut conn, &LIVE_STATUSES)
+                db::subscriptions::ids_in(&mut conn, &LIVE_STATUSES)
                     .await
                     .map_err(database)?
             }
@@ -222,7 +219,7 @@ impl Reconciler {
         // that object again.
         if report.failed == 0 {
             let mut conn = self.pool.acquire().await.map_err(database)?;
-            cursor::advance(&mut conn, resource, now, mode == Mode::Full)
+            db::sync_cursors::advance(&mut conn, resource.as_str(), now, mode == Mode::Full)
                 .await
                 .map_err(database)?;
         }
@@ -265,7 +262,7 @@ impl Reconciler {
                 .acquire()
                 .await
                 .map_err(|source| ReconcileError::Database { resource, source })?;
-            stored::versions(&mut conn, resource, &ids)
+            db::objects::versions(&mut conn, resource.table(), &ids)
                 .await
                 .map_err(|source| ReconcileError::Database { resource, source })?
         };
@@ -323,7 +320,7 @@ impl Reconciler {
                 tracing::warn!(
                     resource = resource.as_str(),
                     id,
-                    error = %crate::ingest::error_chain(&error),
+                    error = %crate::error::error_chain(&error),
                     "could not fetch an object Polar did not list"
                 );
             }
@@ -333,7 +330,7 @@ impl Reconciler {
     async fn mark_customer_deleted(&self, id: &str, now: DateTime<Utc>, report: &mut Report) {
         let resource = Resource::Customers;
         let stored = match self.pool.acquire().await {
-            Ok(mut conn) => stored::lock(&mut conn, resource, id).await,
+            Ok(mut conn) => db::objects::lock(&mut conn, resource.table(), id).await,
             Err(error) => Err(error),
         };
         match stored {
@@ -365,7 +362,7 @@ impl Reconciler {
             Err(error) => {
                 report.failed += 1;
                 tracing::warn!(
-                    error = %crate::ingest::error_chain(&error),
+                    error = %crate::error::error_chain(&error),
                     "repairing drift failed; the next reconcile tries again"
                 );
             }
@@ -384,7 +381,7 @@ fn count_repair(
         Ok((_, Err(error))) => {
             report.failed += 1;
             tracing::warn!(
-                error = %crate::ingest::error_chain(&error),
+                error = %crate::error::error_chain(&error),
                 "repairing drift failed; the next reconcile tries again"
             );
         }

@@ -1,10 +1,9 @@
 //! Repairing one drifted object: Polar's version applied like a webhook, and audited.
 
 use super::resource::Resource;
-use super::stored;
-use crate::apply::{self, Applied, ApplyError};
 use crate::db;
 use crate::polar::{Event, Object, PayloadError};
+use crate::webhooks::{self, ApplyError, Status};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -62,7 +61,7 @@ pub enum RepairError {
     },
 }
 
-/// Applies Polar's `after` for object `id` through the webhook path ([`apply::apply`]: the
+/// Applies Polar's `after` for object `id` through the webhook path ([`webhooks::apply_and_rebuild`]: the
 /// newer-version rule, embedded objects, snapshot rebuilds and outbox rows) and, when it changed
 /// anything, writes the audit row with the version it replaced — all in one transaction.
 /// Returns whether anything changed (a webhook may have delivered the same version meanwhile).
@@ -93,17 +92,17 @@ pub async fn repair(
         object: Some(object),
     };
     let mut tx = pool.begin().await.map_err(database)?;
-    let before = stored::lock(&mut tx, resource, id)
+    let before = db::objects::lock(&mut tx, resource.table(), id)
         .await
         .map_err(database)?;
-    let applied = apply::apply_and_rebuild(&mut tx, catalog, &event, now)
+    let status = webhooks::apply_and_rebuild(&mut tx, catalog, &event, now)
         .await
         .map_err(|source| RepairError::Apply {
             resource,
             id: id.to_owned(),
             source,
         })?;
-    if applied != Applied::Changed {
+    if status != Status::Applied {
         tx.rollback().await.map_err(database)?;
         return Ok(false);
     }

@@ -18,11 +18,13 @@ use serde_json::{Map, Value, json};
 use sqlx::PgPool;
 use tollgate_gate::{Catalog, FeatureType, Timestamp, build_snapshot};
 
+use super::UsageError;
 use super::counts::{self, Period};
-use super::freshness::{self, Changed};
 use super::levels::{Judge, Level};
 use super::overage::{self, Overage};
-use super::{UsageError, accounts};
+use crate::account;
+use crate::db::metered_customers::{self, Changed};
+use crate::db::{self, usage_events::NewEvent};
 
 /// A request to check and consume.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +68,7 @@ pub async fn consume(
         tx.commit().await?;
         return Ok(found);
     }
-    let mut account = accounts::load_one(&mut tx, &request.customer).await?;
+    let mut account = account::load_one(&mut tx, &request.customer).await?;
     let snapshot = build_snapshot(catalog, &account, at);
     let period = match snapshot.features.get(&request.feature).map(|f| f.kind) {
         None => {
@@ -85,7 +87,8 @@ pub async fn consume(
     let Some(period) = period else {
         return Ok(Consumed::NotMetered);
     };
-    let used = counts::lock(&mut tx, &request.customer, &request.feature, period, now).await?;
+    let used =
+        db::usage_counters::lock(&mut tx, &request.customer, &request.feature, period, now).await?;
     let used = u64::try_from(used).unwrap_or(0);
     let judge = Judge::new(catalog, &mut account, &request.feature, used, at)?;
     let decision = judge.decide(request.amount);
@@ -111,7 +114,7 @@ pub async fn consume(
             .unwrap_or(Consumed::IdTaken));
     }
     let units = i64::try_from(request.amount).unwrap_or(i64::MAX);
-    counts::add(
+    db::usage_counters::add(
         &mut tx,
         &[counts::Increment {
             customer: request.customer.clone(),
@@ -142,7 +145,7 @@ pub async fn consume(
         customer: request.customer.clone(),
         urgent: Level::of(&decision) > Level::of(&judge.decide(0)),
     };
-    freshness::mark(&mut tx, std::slice::from_ref(&changed), now).await?;
+    metered_customers::mark(&mut tx, std::slice::from_ref(&changed), now).await?;
     tx.commit().await?;
     Ok(Consumed::Decided {
         answer,
@@ -164,13 +167,8 @@ async fn stored_answer(
     customer: &str,
     event_id: &str,
 ) -> Result<Option<Consumed>, sqlx::Error> {
-    let row: Option<(Option<Value>,)> =
-        sqlx::query_as("SELECT answer FROM usage_events WHERE customer = $1 AND event_id = $2")
-            .bind(customer)
-            .bind(event_id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.map(|(answer,)| match answer {
+    let found = db::usage_events::answer_of(conn, customer, event_id).await?;
+    Ok(found.map(|answer| match answer {
         Some(mut answer) => {
             if let Some(fields) = answer.as_object_mut() {
                 fields.insert("duplicate".to_owned(), json!(true));
@@ -189,21 +187,13 @@ async fn insert_key(
     answer: &Value,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO usage_events (customer, event_id, feature, amount, occurred_at, period_start,
-                                   received_at, answer)
-         VALUES ($1, $2, $3, $4, $5, $6, $5, $7)
-         ON CONFLICT (customer, event_id) DO NOTHING",
-    )
-    .bind(&request.customer)
-    .bind(event_id)
-    .bind(&request.feature)
-    .bind(i64::try_from(request.amount).unwrap_or(i64::MAX))
-    .bind(now)
-    .bind(period.start)
-    .bind(answer)
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(inserted > 0)
+    let event = NewEvent {
+        customer: &request.customer,
+        event_id,
+        feature: &request.feature,
+        amount: i64::try_from(request.amount).unwrap_or(i64::MAX),
+        occurred_at: now,
+        period_start: period.start,
+    };
+    db::usage_events::insert_answered(conn, &event, answer).await
 }

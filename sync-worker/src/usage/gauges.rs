@@ -10,9 +10,13 @@ use sqlx::PgPool;
 use std::collections::BTreeMap;
 use tollgate_gate::{Catalog, FeatureType, Timestamp};
 
-use super::freshness::{self, Changed};
+use super::UsageError;
 use super::levels::{Judge, Level};
-use super::{UsageError, accounts};
+use crate::account;
+use crate::db::{
+    self,
+    metered_customers::{self, Changed},
+};
 
 /// Why a gauge request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,10 +107,10 @@ pub async fn set(
 ) -> Result<Changed, UsageError> {
     let at = Timestamp::from(now);
     let mut tx = pool.begin().await?;
-    let mut account = accounts::load_one(&mut tx, customer).await?;
+    let mut account = account::load_one(&mut tx, customer).await?;
     // Lock the customer's row first: concurrent updates of one customer's gauges serialise
     // here, so each judges its crossing against the level the other left.
-    freshness::mark(
+    metered_customers::mark(
         &mut tx,
         &[Changed {
             customer: customer.to_owned(),
@@ -128,23 +132,12 @@ pub async fn set(
     }
     let features: Vec<&str> = levels.keys().map(String::as_str).collect();
     let values: Vec<i64> = levels.values().map(|v| *v as i64).collect();
-    sqlx::query(
-        "INSERT INTO usage_gauges (customer, feature, level, updated_at)
-         SELECT $1, feature, level, $4 FROM unnest($2::text[], $3::bigint[]) AS g(feature, level)
-         ON CONFLICT (customer, feature) DO UPDATE
-             SET level = excluded.level, updated_at = excluded.updated_at",
-    )
-    .bind(customer)
-    .bind(&features)
-    .bind(&values)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    db::usage_gauges::set(&mut tx, customer, &features, &values, now).await?;
     let changed = Changed {
         customer: customer.to_owned(),
         urgent,
     };
-    freshness::mark(&mut tx, std::slice::from_ref(&changed), now).await?;
+    metered_customers::mark(&mut tx, std::slice::from_ref(&changed), now).await?;
     tx.commit().await?;
     Ok(changed)
 }

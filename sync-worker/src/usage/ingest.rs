@@ -25,14 +25,16 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use tollgate_gate::{Catalog, Snapshot, Timestamp, build_snapshot};
+use tollgate_gate::{Account, Catalog, Snapshot, Timestamp, build_snapshot};
 
+use super::UsageError;
 use super::counts::{self, Increment, Period};
 use super::event::{RejectCode, Rejection, UsageEvent, validate};
-use super::freshness::{self, Changed};
 use super::levels::Judge;
 use super::overage::{self, Overage};
-use super::{UsageError, accounts};
+use crate::account;
+use crate::db::metered_customers::{self, Changed};
+use crate::db::{self, usage_events::NewEvent};
 
 /// The answer to a batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -96,7 +98,12 @@ pub async fn ingest(
     customers.dedup();
     let at = Timestamp::from(now);
     let mut conn = pool.acquire().await?;
-    let mut accounts = accounts::load(&mut conn, &customers).await?;
+    let ids: Vec<&str> = customers.iter().map(String::as_str).collect();
+    let mut accounts: HashMap<String, Account> = account::load(&mut conn, &ids)
+        .await?
+        .into_iter()
+        .map(|account| (account.customer.clone(), account))
+        .collect();
     drop(conn);
     let snapshots: HashMap<&str, Snapshot> = accounts
         .iter()
@@ -169,7 +176,7 @@ pub async fn ingest(
                 .fold(0i64, |sum, e| sum.saturating_add(e.amount as i64)),
         })
         .collect();
-    let after = counts::add(&mut tx, &increments, now).await?;
+    let after = db::usage_counters::add(&mut tx, &increments, now).await?;
 
     let mut changed: BTreeMap<&str, bool> = BTreeMap::new();
     let mut overages = Vec::new();
@@ -208,7 +215,7 @@ pub async fn ingest(
             urgent,
         })
         .collect();
-    freshness::mark(&mut tx, &receipt.changed, now).await?;
+    metered_customers::mark(&mut tx, &receipt.changed, now).await?;
     tx.commit().await?;
     Ok(receipt)
 }
@@ -220,32 +227,18 @@ async fn insert_keys(
     events: &[(UsageEvent, Period)],
     now: DateTime<Utc>,
 ) -> Result<Vec<bool>, sqlx::Error> {
-    let customers: Vec<&str> = events.iter().map(|(e, _)| e.customer.as_str()).collect();
-    let ids: Vec<&str> = events.iter().map(|(e, _)| e.id.as_str()).collect();
-    let features: Vec<&str> = events.iter().map(|(e, _)| e.feature.as_str()).collect();
-    let amounts: Vec<i64> = events.iter().map(|(e, _)| e.amount as i64).collect();
-    let occurred: Vec<DateTime<Utc>> = events.iter().map(|(e, _)| e.timestamp).collect();
-    let periods: Vec<DateTime<Utc>> = events.iter().map(|(_, p)| p.start).collect();
-    let mut inserted: Vec<(String, String)> = sqlx::query_as(
-        "INSERT INTO usage_events (customer, event_id, feature, amount, occurred_at, period_start,
-                                   received_at)
-         SELECT customer, event_id, feature, amount, occurred_at, period_start, $7
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[],
-                     $6::timestamptz[]) WITH ORDINALITY
-             AS e(customer, event_id, feature, amount, occurred_at, period_start, n)
-         ORDER BY n
-         ON CONFLICT (customer, event_id) DO NOTHING
-         RETURNING customer, event_id",
-    )
-    .bind(&customers)
-    .bind(&ids)
-    .bind(&features)
-    .bind(&amounts)
-    .bind(&occurred)
-    .bind(&periods)
-    .bind(now)
-    .fetch_all(conn)
-    .await?;
+    let new_events: Vec<NewEvent<'_>> = events
+        .iter()
+        .map(|(e, period)| NewEvent {
+            customer: &e.customer,
+            event_id: &e.id,
+            feature: &e.feature,
+            amount: e.amount as i64,
+            occurred_at: e.timestamp,
+            period_start: period.start,
+        })
+        .collect();
+    let mut inserted = db::usage_events::insert_new(conn, &new_events, now).await?;
     // Both lists sorted the same way: one merge pass, no hashing of 10 000 keys.
     inserted.sort_unstable();
     let mut returned = inserted.iter().peekable();

@@ -8,18 +8,18 @@
 //!   callers never push a `block` feature past its limit (`POST /v1/check` with `consume`).
 //! - [`overage`]: units beyond the limit of a `bill` feature, queued in an outbox and sent to
 //!   Polar's event ingestion once.
-//! - [`freshness`]: snapshots rebuilt after usage changes, coalesced per customer.
 //! - [`counts`]: what the snapshot builder reads — the counts of the periods current at `now`.
+//!
+//! Every change of usage marks the customer's snapshot as lagging
+//! (`db::metered_customers`); [`crate::snapshot::freshness`] rebuilds it.
 //! - [`report`], [`retention`]: the monthly CSV and the expiry of old de-duplication keys.
 //!
 //! Periods, limits, overage and soft limits are the engine's (`tollgate_gate`): this module
 //! builds the customer's snapshot and reads them from it, it never re-derives a rule.
 
-pub mod accounts;
 pub mod consume;
 pub mod counts;
 pub mod event;
-pub mod freshness;
 pub mod gauges;
 pub mod ingest;
 pub mod levels;
@@ -28,7 +28,6 @@ pub mod report;
 pub mod retention;
 
 use crate::polar_client::PolarError;
-use crate::snapshot::SnapshotError;
 use chrono::{DateTime, Utc};
 use tollgate_gate::Timestamp;
 
@@ -38,8 +37,6 @@ use tollgate_gate::Timestamp;
 pub enum UsageError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-    #[error(transparent)]
-    Snapshot(#[from] SnapshotError),
     #[error("a snapshot built by the engine does not compile: {0}")]
     Gate(#[from] tollgate_gate::SnapshotError),
     #[error(transparent)]

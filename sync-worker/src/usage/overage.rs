@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
 use super::UsageError;
+use crate::db::overage_outbox::{self, Due, NewRow};
 use crate::polar_client::{PolarClient, PolarError};
 
 /// Polar's event ingestion endpoint.
@@ -85,38 +86,19 @@ pub async fn enqueue(
     if overages.is_empty() {
         return Ok(());
     }
-    let external_ids: Vec<String> = overages
+    let rows: Vec<NewRow<'_>> = overages
         .iter()
-        .map(|o| external_id(&o.customer, &o.event_id))
+        .map(|o| NewRow {
+            external_id: external_id(&o.customer, &o.event_id),
+            customer: &o.customer,
+            feature: &o.feature,
+            event_id: &o.event_id,
+            units: i64::try_from(o.units).unwrap_or(i64::MAX),
+            occurred_at: o.occurred_at,
+            metadata: metadata(o),
+        })
         .collect();
-    let customers: Vec<&str> = overages.iter().map(|o| o.customer.as_str()).collect();
-    let features: Vec<&str> = overages.iter().map(|o| o.feature.as_str()).collect();
-    let event_ids: Vec<&str> = overages.iter().map(|o| o.event_id.as_str()).collect();
-    let units: Vec<i64> = overages
-        .iter()
-        .map(|o| i64::try_from(o.units).unwrap_or(i64::MAX))
-        .collect();
-    let occurred: Vec<DateTime<Utc>> = overages.iter().map(|o| o.occurred_at).collect();
-    let metadata: Vec<Value> = overages.iter().map(metadata).collect();
-    sqlx::query(
-        "INSERT INTO overage_outbox (external_id, customer, feature, event_id, units, occurred_at,
-                                     metadata, created_at, next_attempt_at)
-         SELECT *, $8, $8
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
-                     $6::timestamptz[], $7::jsonb[])
-         ON CONFLICT (external_id) DO NOTHING",
-    )
-    .bind(&external_ids)
-    .bind(&customers)
-    .bind(&features)
-    .bind(&event_ids)
-    .bind(&units)
-    .bind(&occurred)
-    .bind(&metadata)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    overage_outbox::enqueue(conn, &rows, now).await
 }
 
 /// What one sending pass did.
@@ -126,16 +108,6 @@ pub struct Sent {
     pub sent: u64,
     /// Rows whose send failed; they wait for their next attempt.
     pub failed: u64,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct Row {
-    id: i64,
-    external_id: String,
-    customer: String,
-    feature: String,
-    occurred_at: DateTime<Utc>,
-    metadata: Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,18 +127,7 @@ pub async fn send_due(
     let mut outcome = Sent::default();
     loop {
         let mut tx = pool.begin().await?;
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, external_id, customer, feature, occurred_at, metadata
-             FROM overage_outbox
-             WHERE sent_at IS NULL AND next_attempt_at <= $1
-             ORDER BY next_attempt_at, id
-             LIMIT $2
-             FOR UPDATE SKIP LOCKED",
-        )
-        .bind(now)
-        .bind(SEND_BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = overage_outbox::claim_due(&mut tx, now, SEND_BATCH).await?;
         if rows.is_empty() {
             tx.commit().await?;
             return Ok(outcome);
@@ -210,7 +171,7 @@ fn is_refusal(status: u16) -> bool {
     (400..500).contains(&status) && status != 429
 }
 
-async fn send(polar: &PolarClient, rows: &[Row], now: DateTime<Utc>) -> Result<(), PolarError> {
+async fn send(polar: &PolarClient, rows: &[Due], now: DateTime<Utc>) -> Result<(), PolarError> {
     let events: Vec<Value> = rows
         .iter()
         .map(|row| {
@@ -239,42 +200,21 @@ async fn send(polar: &PolarClient, rows: &[Row], now: DateTime<Utc>) -> Result<(
 
 async fn mark_sent(
     conn: &mut PgConnection,
-    rows: &[Row],
+    rows: &[Due],
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    sqlx::query(
-        "UPDATE overage_outbox
-         SET sent_at = $2, attempts = attempts + 1, last_error = NULL
-         WHERE id = ANY($1)",
-    )
-    .bind(&ids)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    overage_outbox::mark_sent(conn, &ids, now).await
 }
 
 async fn mark_failed(
     conn: &mut PgConnection,
-    rows: &[Row],
+    rows: &[Due],
     error: &PolarError,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let message = crate::ingest::error_chain(error);
+    let message = crate::error::error_chain(error);
     tracing::warn!(events = rows.len(), error = %message, "sending overage to Polar failed; will retry");
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    sqlx::query(
-        "UPDATE overage_outbox
-         SET attempts = attempts + 1, last_error = $2,
-             next_attempt_at = $3 + LEAST(interval '1 hour',
-                                          interval '10 seconds' * power(2, LEAST(attempts, 12)))
-         WHERE id = ANY($1)",
-    )
-    .bind(&ids)
-    .bind(message)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    overage_outbox::mark_failed(conn, &ids, &message, now).await
 }

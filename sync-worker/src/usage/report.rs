@@ -6,6 +6,7 @@
 //! the previous month are always kept ([`super::retention`]); older months are complete only
 //! until their keys expire.
 
+use crate::db;
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use sqlx::PgPool;
 use std::io::Write;
@@ -51,41 +52,13 @@ impl Month {
     }
 }
 
-/// One line of the report.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Line {
-    pub customer: String,
-    pub feature: String,
-    pub events: i64,
-    pub units: i64,
-    pub overage_units: i64,
-}
+/// One line of the report: a customer's events, units and billed overage of one feature.
+pub use crate::db::usage_events::Total as Line;
 
 /// The report's lines, by customer then feature.
 pub async fn lines(pool: &PgPool, month: Month) -> Result<Vec<Line>, sqlx::Error> {
     let (start, end) = month.bounds();
-    sqlx::query_as(
-        "WITH used AS (
-             SELECT customer, feature, count(*) AS events, sum(amount) AS units
-             FROM usage_events WHERE occurred_at >= $1 AND occurred_at < $2
-             GROUP BY customer, feature
-         ), billed AS (
-             SELECT customer, feature, sum(units) AS units
-             FROM overage_outbox WHERE occurred_at >= $1 AND occurred_at < $2
-             GROUP BY customer, feature
-         )
-         SELECT COALESCE(u.customer, b.customer) AS customer,
-                COALESCE(u.feature, b.feature) AS feature,
-                COALESCE(u.events, 0)::int8 AS events,
-                COALESCE(u.units, 0)::int8 AS units,
-                COALESCE(b.units, 0)::int8 AS overage_units
-         FROM used u FULL JOIN billed b USING (customer, feature)
-         ORDER BY 1, 2",
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(pool)
-    .await
+    db::usage_events::totals(pool, start, end).await
 }
 
 /// Writes `lines` as CSV (RFC 4180) with a header row.

@@ -6,6 +6,7 @@
 //! Keys are deleted in slices of [`DELETE_SLICE`] rows, each its own statement, so the cleanup
 //! never holds many locks or one long transaction.
 
+use crate::db;
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use sqlx::PgPool;
 
@@ -29,17 +30,7 @@ pub async fn delete_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sq
     let cutoff = cutoff(now);
     let mut deleted = 0;
     loop {
-        let slice = sqlx::query(
-            "DELETE FROM usage_events
-             WHERE ctid = ANY(ARRAY(SELECT ctid FROM usage_events
-                                    WHERE received_at < $1 AND occurred_at < $1
-                                    LIMIT $2))",
-        )
-        .bind(cutoff)
-        .bind(DELETE_SLICE)
-        .execute(pool)
-        .await?
-        .rows_affected();
+        let slice = db::usage_events::delete_slice_before(pool, cutoff, DELETE_SLICE).await?;
         deleted += slice;
         if slice < DELETE_SLICE as u64 {
             return Ok(deleted);

@@ -4,15 +4,16 @@
 
 use crate::support::{CUSTOMER, TestApp, fixture};
 use serde_json::{Value, json};
-use tollgate_sync::ingest::{self, Received};
 use tollgate_sync::polar::Event;
+use tollgate_sync::webhooks::{Inbox, Status, Stored};
 
 /// Stores `event` the way `POST /webhooks/polar` does, without handing it to the applier:
 /// what a crash between the answer and the apply leaves behind.
-async fn store(app: &TestApp, webhook_id: &str, event: &Value) -> Received {
+async fn store(app: &TestApp, webhook_id: &str, event: &Value) -> Option<Stored> {
     let payload = serde_json::to_string(event).unwrap();
     let parsed = Event::parse(payload.as_bytes()).unwrap();
-    ingest::receive(&app.pool, webhook_id, &parsed, &payload)
+    Inbox::start(app.pool.clone())
+        .receive(webhook_id, &parsed, &payload)
         .await
         .unwrap()
 }
@@ -66,11 +67,14 @@ async fn a_delivery_left_pending_by_a_crash_is_applied_by_the_poll() {
     let app = TestApp::spawn("2026-09-14T09:14:23Z").await;
     assert!(matches!(
         store(&app, "d-1", &fixture("subscription.created")).await,
-        Received::Accepted(_)
+        Some(Stored {
+            status: Status::Pending,
+            ..
+        })
     ));
     assert_eq!(
         store(&app, "d-1", &fixture("subscription.created")).await,
-        Received::Duplicate
+        None
     );
     age_pending(&app, 60.0).await;
     app.applier.settled().await;

@@ -478,7 +478,7 @@ async fn a_failed_apply_is_kept_retried_and_replayable() {
 
     // The retry job waits for the backoff.
     let catalog = tollgate_sync::app::load_catalog(&support::catalog_path()).unwrap();
-    let retried = tollgate_sync::jobs::webhook_retry::run_once(&app.pool, &catalog, &app.clock)
+    let retried = tollgate_sync::webhooks::retry_due(&app.pool, &catalog, &app.clock)
         .await
         .unwrap();
     assert_eq!(retried, 0);
@@ -492,7 +492,7 @@ async fn a_failed_apply_is_kept_retried_and_replayable() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let retried = tollgate_sync::jobs::webhook_retry::run_once(&app.pool, &catalog, &app.clock)
+    let retried = tollgate_sync::webhooks::retry_due(&app.pool, &catalog, &app.clock)
         .await
         .unwrap();
     assert_eq!(retried, 1);
@@ -504,10 +504,10 @@ async fn a_failed_apply_is_kept_retried_and_replayable() {
         .await
         .unwrap();
     let outcome =
-        tollgate_sync::ingest::replay(&app.pool, &catalog, &webhook_id, "test", app.clock.now())
+        tollgate_sync::webhooks::replay(&app.pool, &catalog, &webhook_id, "test", app.clock.now())
             .await
             .unwrap();
-    assert_eq!(outcome, Some(tollgate_sync::applier::Outcome::Stale));
+    assert_eq!(outcome, Some(tollgate_sync::webhooks::Status::Stale));
     let (action, subject): (String, String) =
         sqlx::query_as("SELECT action, subject FROM audit_log")
             .fetch_one(&app.pool)

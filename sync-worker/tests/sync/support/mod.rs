@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 use sqlx::{Connection as _, PgConnection, PgPool};
 use std::path::PathBuf;
 use tokio::sync::oneshot;
-use tollgate_sync::applier::Applier;
 use tollgate_sync::config::{
     CatalogConfig, Config, DatabaseConfig, PolarConfig, PolarServer, PublishConfig,
 };
 use tollgate_sync::signature::sign_legacy;
+use tollgate_sync::webhooks::Applier;
 use tollgate_sync::{App, Clock};
 
 /// The legacy-scheme secret of Polar's signing vectors.

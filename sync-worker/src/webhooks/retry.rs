@@ -4,8 +4,8 @@
 //! running this job at the same time never apply one delivery twice at once, and a delivery
 //! that keeps failing only delays itself.
 
-use crate::applier;
-use crate::ingest;
+use super::batch;
+use crate::error::error_chain;
 use crate::{clock::Clock, db};
 use sqlx::PgPool;
 use std::time::Duration;
@@ -28,13 +28,9 @@ pub async fn run_once(
             return Ok(attempted);
         };
         attempted += 1;
-        let outcome = applier::apply_stored(&mut tx, catalog, id, &payload, clock.now()).await?;
+        let status = batch::apply_stored(&mut tx, catalog, id, &payload, clock.now()).await?;
         tx.commit().await?;
-        tracing::info!(
-            event_id = id,
-            outcome = outcome.as_str(),
-            "retried a webhook"
-        );
+        tracing::info!(event_id = id, status = status.as_str(), "retried a webhook");
     }
 }
 
@@ -45,7 +41,7 @@ pub async fn run_forever(pool: PgPool, catalog: std::sync::Arc<Catalog>, clock: 
     loop {
         ticker.tick().await;
         if let Err(error) = run_once(&pool, &catalog, &clock).await {
-            tracing::warn!(error = %ingest::error_chain(&error), "webhook retry pass failed");
+            tracing::warn!(error = %error_chain(&error), "webhook retry pass failed");
         }
     }
 }

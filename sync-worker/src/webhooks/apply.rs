@@ -8,7 +8,7 @@
 //! every event of a batch is applied. Orders, refunds and checkouts are billing history:
 //! stored, but no rule reads them.
 
-use crate::db;
+use crate::db::{self, webhook_events::Status};
 use crate::polar::{self, Event, Object};
 use crate::snapshot::{self, SnapshotError};
 use chrono::{DateTime, Utc};
@@ -25,17 +25,6 @@ pub enum ApplyError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
-}
-
-/// What applying an event did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    /// At least one stored object changed.
-    Changed,
-    /// Everything it carries was already stored in this or a newer version.
-    Stale,
-    /// An event type tollgate does not apply.
-    Ignored,
 }
 
 /// The customers whose snapshots applied events may have changed.
@@ -77,7 +66,7 @@ pub async fn apply_and_rebuild(
     catalog: &Catalog,
     event: &Event,
     now: DateTime<Utc>,
-) -> Result<Applied, ApplyError> {
+) -> Result<Status, ApplyError> {
     let mut affected = Affected::default();
     let applied = apply(conn, event, &mut affected).await?;
     affected.rebuild(conn, catalog, now).await?;
@@ -85,14 +74,16 @@ pub async fn apply_and_rebuild(
 }
 
 /// Applies `event` inside the caller's transaction, noting in `affected` whose snapshots to
-/// rebuild.
+/// rebuild. The status says what it did: `Applied` (a stored object changed), `Stale`
+/// (everything it carries was already stored in this or a newer version) or `Ignored` (a type
+/// tollgate does not apply).
 pub async fn apply(
     conn: &mut PgConnection,
     event: &Event,
     affected: &mut Affected,
-) -> Result<Applied, sqlx::Error> {
+) -> Result<Status, sqlx::Error> {
     let Some(object) = &event.object else {
-        return Ok(Applied::Ignored);
+        return Ok(Status::Ignored);
     };
     let changed = match object {
         Object::Subscription(subscription, raw) => {
@@ -149,9 +140,9 @@ pub async fn apply(
         Object::Checkout(checkout, raw) => db::checkouts::upsert(conn, checkout, raw).await?,
     };
     Ok(if changed {
-        Applied::Changed
+        Status::Applied
     } else {
-        Applied::Stale
+        Status::Stale
     })
 }
 

@@ -5,66 +5,24 @@
 //! 2. apply every event in that transaction and rebuild each affected customer's snapshot
 //!    once, mark the deliveries done and commit — or, when anything fails, roll the batch back
 //!    and apply its deliveries one by one, so a delivery that cannot be applied is marked
-//!    `failed` (and retried with backoff by [`crate::jobs::webhook_retry`]) without holding up
+//!    `failed` (and retried with backoff by [`super::retry`]) without holding up
 //!    the others.
 //!
 //! A crash loses nothing: claimed deliveries stay `pending` until their batch commits.
 
-use super::{BATCH, Queued};
-use crate::apply::{self, Affected, Applied, ApplyError};
+use super::applier::{BATCH, Queued};
+use super::apply::{self, Affected, ApplyError};
 use crate::clock::Clock;
 use crate::db::{
     self,
     webhook_events::{Backlog, Status},
 };
-use crate::ingest::error_chain;
+use crate::error::error_chain;
 use crate::polar::Event;
 use chrono::{DateTime, Utc};
 use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Transaction};
 use std::collections::HashSet;
 use tollgate_gate::Catalog;
-
-/// What became of one applied delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Applied.
-    Applied,
-    /// Applied, but everything it carries was already known in a newer version.
-    Stale,
-    /// A type tollgate does not apply.
-    Ignored,
-    /// Its apply failed; it will be retried.
-    Deferred,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Applied => "applied",
-            Self::Stale => "stale",
-            Self::Ignored => "ignored",
-            Self::Deferred => "deferred",
-        }
-    }
-}
-
-impl From<Applied> for Outcome {
-    fn from(applied: Applied) -> Self {
-        match applied {
-            Applied::Changed => Self::Applied,
-            Applied::Stale => Self::Stale,
-            Applied::Ignored => Self::Ignored,
-        }
-    }
-}
-
-fn status_of(applied: Applied) -> Status {
-    match applied {
-        Applied::Changed => Status::Applied,
-        Applied::Stale => Status::Stale,
-        Applied::Ignored => Status::Ignored,
-    }
-}
 
 /// Applies the queued deliveries that are still pending (the poll may have applied some);
 /// returns how many it applied.
@@ -147,8 +105,8 @@ async fn apply_all(
     let mut affected = Affected::default();
     let mut done = Vec::with_capacity(queued.len());
     for Queued { id, event } in queued {
-        let applied = apply::apply(conn, event, &mut affected).await?;
-        done.push((*id, status_of(applied)));
+        let status = apply::apply(conn, event, &mut affected).await?;
+        done.push((*id, status));
     }
     affected.rebuild(conn, catalog, now).await?;
     db::webhook_events::mark_done_many(conn, &done).await?;
@@ -170,34 +128,35 @@ async fn apply_pending(
 }
 
 /// Applies the stored delivery `id` (first attempts that failed in a batch, retries, replays)
-/// inside a savepoint of the caller's transaction, and records how it went.
-pub async fn apply_stored(
+/// inside a savepoint of the caller's transaction, and records its new status: `Failed` when
+/// it could not be applied (it will be retried).
+pub(super) async fn apply_stored(
     conn: &mut PgConnection,
     catalog: &Catalog,
     id: i64,
     payload: &str,
     now: DateTime<Utc>,
-) -> Result<Outcome, sqlx::Error> {
+) -> Result<Status, sqlx::Error> {
     let event = match Event::parse(payload.as_bytes()) {
         Ok(event) => event,
         Err(error) => {
             db::webhook_events::mark_failed(conn, id, &error.to_string()).await?;
-            return Ok(Outcome::Deferred);
+            return Ok(Status::Failed);
         }
     };
     let mut savepoint = conn.begin().await?;
     match apply::apply_and_rebuild(&mut savepoint, catalog, &event, now).await {
-        Ok(applied) => {
+        Ok(status) => {
             savepoint.commit().await?;
-            db::webhook_events::mark_done(conn, id, status_of(applied)).await?;
-            Ok(Outcome::from(applied))
+            db::webhook_events::mark_done(conn, id, status).await?;
+            Ok(status)
         }
         Err(error) => {
             savepoint.rollback().await?;
             let message = error_chain(&error);
             tracing::warn!(event_id = id, error = %message, "applying a webhook failed; will retry");
             db::webhook_events::mark_failed(conn, id, &message).await?;
-            Ok(Outcome::Deferred)
+            Ok(Status::Failed)
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! `POST /webhooks/polar` only stores a delivery (`pending`) and hands it to the applier, so
 //! Polar gets its answer after one insert however busy the database is. The applier then
-//! applies deliveries in batches ([`batch`]): every event of a batch in one transaction, each
+//! applies deliveries in batches ([`super::batch`]): every event of a batch in one transaction, each
 //! object under the newer-version rule (so the order of deliveries does not matter), and each
 //! affected customer's snapshot rebuilt once for the whole batch.
 //!
@@ -15,13 +15,10 @@
 //! stored before it stopped — the poll applies, every [`POLL_INTERVAL`], once they are older
 //! than [`LEFTOVER_AGE`].
 
-mod batch;
-
-pub use batch::{Outcome, apply_stored};
-
+use super::batch;
 use crate::clock::Clock;
 use crate::db::{self, webhook_events::Backlog};
-use crate::ingest::error_chain;
+use crate::error::error_chain;
 use crate::polar::Event;
 use sqlx::PgPool;
 use std::hash::{DefaultHasher, Hash as _, Hasher as _};

@@ -1,26 +1,23 @@
 //! `sync_cursors`: when each resource was last reconciled, so incremental syncs start there.
 
-use super::resource::Resource;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 /// When `resource` was last reconciled successfully (the start of that sync).
 pub async fn synced_at(
     conn: &mut PgConnection,
-    resource: Resource,
+    resource: &str,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    let row: Option<(DateTime<Utc>,)> =
-        sqlx::query_as("SELECT synced_at FROM sync_cursors WHERE resource = $1")
-            .bind(resource.as_str())
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.map(|(at,)| at))
+    sqlx::query_scalar("SELECT synced_at FROM sync_cursors WHERE resource = $1")
+        .bind(resource)
+        .fetch_optional(conn)
+        .await
 }
 
 /// Records a successful sync of `resource` that started at `started`; never moves backwards.
 pub async fn advance(
     conn: &mut PgConnection,
-    resource: Resource,
+    resource: &str,
     started: DateTime<Utc>,
     full: bool,
 ) -> Result<(), sqlx::Error> {
@@ -31,7 +28,7 @@ pub async fn advance(
              synced_at = GREATEST(sync_cursors.synced_at, excluded.synced_at),
              full_at = GREATEST(sync_cursors.full_at, excluded.full_at)",
     )
-    .bind(resource.as_str())
+    .bind(resource)
     .bind(started)
     .bind(full)
     .execute(conn)

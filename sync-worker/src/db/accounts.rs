@@ -1,0 +1,61 @@
+//! What the engine reads about customers, from `customers`, `subscriptions`, `products` and
+//! `benefit_grants` together, in one round trip however many customers are asked for.
+
+use serde_json::{Map, Value};
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use tollgate_gate::polar::Subscription;
+
+/// One customer's stored billing facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The app's id for the customer (Polar's `external_id`).
+    pub customer: String,
+    /// The subscriptions of the live Polar customers with that external id, each with the
+    /// newest stored version of its product (the copy embedded in a subscription may be older
+    /// than a later `product.updated`).
+    pub subscriptions: Vec<Subscription>,
+    /// The metadata of the benefit of each grant they hold (granted, not revoked).
+    pub benefits: Vec<Map<String, Value>>,
+}
+
+type Columns = (
+    String,
+    Json<Vec<Subscription>>,
+    Json<Vec<Map<String, Value>>>,
+);
+
+/// The rows of `customers`, in the order given; a customer Polar does not know has no
+/// subscriptions and no grants (the default plan).
+pub async fn load(conn: &mut PgConnection, customers: &[&str]) -> Result<Vec<Row>, sqlx::Error> {
+    let rows: Vec<Columns> = sqlx::query_as(
+        "SELECT
+             wanted.customer,
+             (SELECT coalesce(jsonb_agg(CASE WHEN p.raw IS NULL THEN s.raw
+                                             ELSE s.raw || jsonb_build_object('product', p.raw)
+                                        END ORDER BY s.id), '[]'::jsonb)
+              FROM subscriptions s
+              JOIN customers c ON c.id = s.customer_id
+              LEFT JOIN products p ON p.id = s.product_id
+              WHERE c.external_id = wanted.customer AND c.deleted_at IS NULL),
+             (SELECT coalesce(jsonb_agg(g.raw -> 'benefit' -> 'metadata' ORDER BY g.id)
+                                  FILTER (WHERE jsonb_typeof(g.raw -> 'benefit' -> 'metadata') = 'object'),
+                              '[]'::jsonb)
+              FROM benefit_grants g JOIN customers c ON c.id = g.customer_id
+              WHERE c.external_id = wanted.customer AND c.deleted_at IS NULL
+                AND g.is_granted AND NOT g.is_revoked)
+         FROM unnest($1::text[]) WITH ORDINALITY AS wanted(customer, n)
+         ORDER BY wanted.n",
+    )
+    .bind(customers)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(customer, subscriptions, benefits)| Row {
+            customer,
+            subscriptions: subscriptions.0,
+            benefits: benefits.0,
+        })
+        .collect())
+}

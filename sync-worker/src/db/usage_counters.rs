@@ -1,0 +1,119 @@
+//! `usage_counters`: one count per (customer, metered feature, period).
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+/// The period a counter counts in, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Period {
+    /// The Unix epoch for features that never reset.
+    pub start: DateTime<Utc>,
+    /// `None` for features that never reset.
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// A counter, named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key<'a> {
+    pub customer: &'a str,
+    pub feature: &'a str,
+    pub period_start: DateTime<Utc>,
+}
+
+/// Units to add to one counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Increment {
+    pub customer: String,
+    pub feature: String,
+    pub period: Period,
+    pub units: i64,
+}
+
+/// The counts of the counters `keys` that exist, as (customer, feature, used).
+pub async fn counts(
+    conn: &mut PgConnection,
+    keys: &[Key<'_>],
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    let customers: Vec<&str> = keys.iter().map(|k| k.customer).collect();
+    let features: Vec<&str> = keys.iter().map(|k| k.feature).collect();
+    let starts: Vec<DateTime<Utc>> = keys.iter().map(|k| k.period_start).collect();
+    sqlx::query_as(
+        "SELECT c.customer, c.feature, c.used
+         FROM usage_counters c
+         JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS p(customer, feature, period_start)
+           ON c.customer = p.customer AND c.feature = p.feature
+          AND c.period_start = p.period_start",
+    )
+    .bind(&customers)
+    .bind(&features)
+    .bind(&starts)
+    .fetch_all(conn)
+    .await
+}
+
+/// Adds every increment to its counter (creating it at zero) and returns the counts after,
+/// in the order given. Callers sort increments by (customer, feature, period) so that
+/// concurrent batches lock counter rows in one global order and cannot deadlock.
+pub async fn add(
+    conn: &mut PgConnection,
+    increments: &[Increment],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    if increments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let customers: Vec<&str> = increments.iter().map(|i| i.customer.as_str()).collect();
+    let features: Vec<&str> = increments.iter().map(|i| i.feature.as_str()).collect();
+    let starts: Vec<DateTime<Utc>> = increments.iter().map(|i| i.period.start).collect();
+    let ends: Vec<Option<DateTime<Utc>>> = increments.iter().map(|i| i.period.end).collect();
+    let units: Vec<i64> = increments.iter().map(|i| i.units).collect();
+    let rows: Vec<(i32, i64)> = sqlx::query_as(
+        "WITH input AS (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],
+                                  $5::bigint[]) WITH ORDINALITY
+                 AS i(customer, feature, period_start, period_end, units, n)
+         ), counted AS (
+             INSERT INTO usage_counters (customer, feature, period_start, period_end, used, updated_at)
+             SELECT customer, feature, period_start, period_end, units, $6 FROM input ORDER BY n
+             ON CONFLICT (customer, feature, period_start) DO UPDATE
+                 SET used = usage_counters.used + excluded.used, updated_at = excluded.updated_at
+             RETURNING customer, feature, period_start, used
+         )
+         SELECT i.n::int4, c.used
+         FROM counted c JOIN input i USING (customer, feature, period_start)
+         ORDER BY i.n",
+    )
+    .bind(&customers)
+    .bind(&features)
+    .bind(&starts)
+    .bind(&ends)
+    .bind(&units)
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(_, used)| used).collect())
+}
+
+/// Locks `customer`'s counter of `feature` in `period` for the rest of the transaction
+/// (creating it at zero) and returns its count.
+pub async fn lock(
+    conn: &mut PgConnection,
+    customer: &str,
+    feature: &str,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO usage_counters (customer, feature, period_start, period_end, used, updated_at)
+         VALUES ($1, $2, $3, $4, 0, $5)
+         ON CONFLICT (customer, feature, period_start) DO UPDATE SET used = usage_counters.used
+         RETURNING used",
+    )
+    .bind(customer)
+    .bind(feature)
+    .bind(period.start)
+    .bind(period.end)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}

@@ -1,0 +1,153 @@
+//! `usage_events`: one row per counted metered event, keyed by (customer, event id) — the
+//! de-duplication keys, and the source of the monthly report.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+
+/// An event to count.
+#[derive(Debug)]
+pub struct NewEvent<'a> {
+    pub customer: &'a str,
+    pub event_id: &'a str,
+    pub feature: &'a str,
+    pub amount: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub period_start: DateTime<Utc>,
+}
+
+/// Inserts the keys of `events` (callers sort them by customer and id, for a global lock
+/// order); returns the (customer, event id) of those that were new.
+pub async fn insert_new(
+    conn: &mut PgConnection,
+    events: &[NewEvent<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let customers: Vec<&str> = events.iter().map(|e| e.customer).collect();
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id).collect();
+    let features: Vec<&str> = events.iter().map(|e| e.feature).collect();
+    let amounts: Vec<i64> = events.iter().map(|e| e.amount).collect();
+    let occurred: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
+    let periods: Vec<DateTime<Utc>> = events.iter().map(|e| e.period_start).collect();
+    sqlx::query_as(
+        "INSERT INTO usage_events (customer, event_id, feature, amount, occurred_at, period_start,
+                                   received_at)
+         SELECT customer, event_id, feature, amount, occurred_at, period_start, $7
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[],
+                     $6::timestamptz[]) WITH ORDINALITY
+             AS e(customer, event_id, feature, amount, occurred_at, period_start, n)
+         ORDER BY n
+         ON CONFLICT (customer, event_id) DO NOTHING
+         RETURNING customer, event_id",
+    )
+    .bind(&customers)
+    .bind(&ids)
+    .bind(&features)
+    .bind(&amounts)
+    .bind(&occurred)
+    .bind(&periods)
+    .bind(now)
+    .fetch_all(conn)
+    .await
+}
+
+/// Inserts the key of one event counted by a check, with the answer it got (a retry of the
+/// same event id is answered the same); `false` when the key exists.
+pub async fn insert_answered(
+    conn: &mut PgConnection,
+    event: &NewEvent<'_>,
+    answer: &Value,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO usage_events (customer, event_id, feature, amount, occurred_at, period_start,
+                                   received_at, answer)
+         VALUES ($1, $2, $3, $4, $5, $6, $5, $7)
+         ON CONFLICT (customer, event_id) DO NOTHING",
+    )
+    .bind(event.customer)
+    .bind(event.event_id)
+    .bind(event.feature)
+    .bind(event.amount)
+    .bind(event.occurred_at)
+    .bind(event.period_start)
+    .bind(answer)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted > 0)
+}
+
+/// The stored answer of the event `event_id` of `customer`: `None` when no such event was
+/// counted, `Some(None)` when it was counted without an answer (by a usage batch).
+pub async fn answer_of(
+    conn: &mut PgConnection,
+    customer: &str,
+    event_id: &str,
+) -> Result<Option<Option<Value>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT answer FROM usage_events WHERE customer = $1 AND event_id = $2")
+        .bind(customer)
+        .bind(event_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Deletes up to `limit` keys received and occurred before `cutoff`; returns how many.
+pub async fn delete_slice_before(
+    pool: &PgPool,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM usage_events
+         WHERE ctid = ANY(ARRAY(SELECT ctid FROM usage_events
+                                WHERE received_at < $1 AND occurred_at < $1
+                                LIMIT $2))",
+    )
+    .bind(cutoff)
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// One customer's use of one feature over a time range.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Total {
+    pub customer: String,
+    pub feature: String,
+    pub events: i64,
+    pub units: i64,
+    /// Units billed as overage (from `overage_outbox`).
+    pub overage_units: i64,
+}
+
+/// Per customer and feature, the events and units that occurred in `[start, end)` and the
+/// units billed as overage, by customer then feature.
+pub async fn totals(
+    pool: &PgPool,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<Total>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH used AS (
+             SELECT customer, feature, count(*) AS events, sum(amount) AS units
+             FROM usage_events WHERE occurred_at >= $1 AND occurred_at < $2
+             GROUP BY customer, feature
+         ), billed AS (
+             SELECT customer, feature, sum(units) AS units
+             FROM overage_outbox WHERE occurred_at >= $1 AND occurred_at < $2
+             GROUP BY customer, feature
+         )
+         SELECT COALESCE(u.customer, b.customer) AS customer,
+                COALESCE(u.feature, b.feature) AS feature,
+                COALESCE(u.events, 0)::int8 AS events,
+                COALESCE(u.units, 0)::int8 AS units,
+                COALESCE(b.units, 0)::int8 AS overage_units
+         FROM used u FULL JOIN billed b USING (customer, feature)
+         ORDER BY 1, 2",
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await
+}

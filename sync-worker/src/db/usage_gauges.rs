@@ -1,0 +1,38 @@
+//! `usage_gauges`: the levels the app reports, one per (customer, gauge feature).
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+/// The levels of every one of `customers`, as (customer, feature, level).
+pub async fn levels(
+    conn: &mut PgConnection,
+    customers: &[&str],
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT customer, feature, level FROM usage_gauges WHERE customer = ANY($1)")
+        .bind(customers)
+        .fetch_all(conn)
+        .await
+}
+
+/// Sets `customer`'s levels of `features` (pairwise with `levels`).
+pub async fn set(
+    conn: &mut PgConnection,
+    customer: &str,
+    features: &[&str],
+    levels: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO usage_gauges (customer, feature, level, updated_at)
+         SELECT $1, feature, level, $4 FROM unnest($2::text[], $3::bigint[]) AS g(feature, level)
+         ON CONFLICT (customer, feature) DO UPDATE
+             SET level = excluded.level, updated_at = excluded.updated_at",
+    )
+    .bind(customer)
+    .bind(features)
+    .bind(levels)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
