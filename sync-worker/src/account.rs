@@ -3,7 +3,7 @@
 //! The engine (`tollgate_gate::build_snapshot`) is the only implementation of the plan and
 //! status rules; this module only gathers its input: the customer's subscriptions, each with
 //! the newest stored version of its product, and the held benefit grants that name a tollgate
-//! feature. Usage and gauge levels are filled in by [`crate::usage::counts`].
+//! feature. Usage and gauge levels are filled in by the usage module's counts.
 
 use crate::db;
 use serde_json::{Map, Value};

@@ -9,10 +9,10 @@
 //! - [`overage`]: units beyond the limit of a `bill` feature, queued in an outbox and sent to
 //!   Polar's event ingestion once.
 //! - [`counts`]: what the snapshot builder reads — the counts of the periods current at `now`.
+//! - [`report`], [`retention`]: the monthly CSV and the expiry of old de-duplication keys.
 //!
 //! Every change of usage marks the customer's snapshot as lagging
-//! (`db::metered_customers`); [`crate::snapshot::freshness`] rebuilds it.
-//! - [`report`], [`retention`]: the monthly CSV and the expiry of old de-duplication keys.
+//! (`db::metered_customers`); the snapshot module's freshness rebuilds it.
 //!
 //! Periods, limits, overage and soft limits are the engine's (`tollgate_gate`): this module
 //! builds the customer's snapshot and reads them from it, it never re-derives a rule.

@@ -15,7 +15,7 @@
 //! stored before it stopped — the poll applies, every [`POLL_INTERVAL`], once they are older
 //! than [`LEFTOVER_AGE`].
 
-use super::batch;
+use super::batch::{self, BATCH, Queued};
 use crate::clock::Clock;
 use crate::db::{self, webhook_events::Backlog};
 use crate::error::error_chain;
@@ -30,9 +30,6 @@ use tollgate_gate::Catalog;
 
 /// How many lanes apply deliveries side by side.
 pub const LANES: usize = 4;
-
-/// Most deliveries applied in one transaction.
-pub const BATCH: usize = 256;
 
 /// Most deliveries waiting in one lane: one batch, a few MiB of parsed events, so memory stays
 /// flat under a storm. Beyond that, the lane catches up from the database.
@@ -52,13 +49,6 @@ pub fn lane_of(event: &Event) -> Option<i16> {
     let mut hasher = DefaultHasher::new();
     object.customer_key().hash(&mut hasher);
     i16::try_from(hasher.finish() % LANES as u64).ok()
-}
-
-/// A stored delivery waiting in a lane.
-#[derive(Debug)]
-pub struct Queued {
-    pub id: i64,
-    pub event: Event,
 }
 
 /// A handle on the applier; clones share it.

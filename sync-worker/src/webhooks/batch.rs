@@ -10,7 +10,6 @@
 //!
 //! A crash loses nothing: claimed deliveries stay `pending` until their batch commits.
 
-use super::applier::{BATCH, Queued};
 use super::apply::{self, Affected, ApplyError};
 use crate::clock::Clock;
 use crate::db::{
@@ -23,6 +22,16 @@ use chrono::{DateTime, Utc};
 use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Transaction};
 use std::collections::HashSet;
 use tollgate_gate::Catalog;
+
+/// Most deliveries applied in one transaction.
+pub const BATCH: usize = 256;
+
+/// A stored delivery waiting in a lane.
+#[derive(Debug)]
+pub struct Queued {
+    pub id: i64,
+    pub event: Event,
+}
 
 /// Applies the queued deliveries that are still pending (the poll may have applied some);
 /// returns how many it applied.

@@ -12,7 +12,7 @@
 //!
 //! A delivery's fate is one [`Status`]: `pending` → `applied` | `stale` | `ignored` |
 //! `failed` (→ retried). Signature checks are [`crate::signature`]'s; the HTTP handler is in
-//! [`crate::http`]. ADR 3 (`docs/adr/0003-webhooks-applied-in-the-background.md`) records why
+//! the HTTP module. ADR 3 (`docs/adr/0003-webhooks-applied-in-the-background.md`) records why
 //! deliveries are acknowledged before they are applied.
 
 mod applier;
