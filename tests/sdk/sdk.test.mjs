@@ -74,14 +74,18 @@ test("lists and gets every resource through the SDK", async () => {
   await control("POST", "/_sim/scenarios", { action: "refund", order: "user_sdk", amount: 100 });
 
   const products = await polar.products.list({ limit: 100 });
-  assert.ok(products.items.length >= 2);
+  assert.ok(products.items.length >= 3);
   assert.equal(products.pagination.total_count, products.items.length);
   for (const p of products.items) {
     const got = await polar.products.get(p.id);
     assert.equal(got.id, p.id);
-    assert.equal(got.prices[0].amount_type, "fixed");
-    assert.ok(["premium", "premium_plus"].includes(got.metadata.plan));
+    assert.equal(typeof got.is_deletable, "boolean");
+    const seatBased = got.metadata.plan === "team_seats";
+    assert.equal(got.prices[0].amount_type, seatBased ? "seat_based" : "fixed");
+    assert.ok(["premium", "premium_plus", "team_seats"].includes(got.metadata.plan));
   }
+  const [seats] = products.items.filter((p) => p.metadata.plan === "team_seats");
+  assert.deepEqual(seats.prices[0].seat_tiers.tiers, [{ min_seats: 1, max_seats: 50, price_per_seat: 800 }]);
 
   const customers = await all(polar.customers.iterList({ limit: 2 }));
   assert.ok(customers.length >= 6, "iterList follows max_page across pages");
@@ -135,6 +139,16 @@ test("lists and gets every resource through the SDK", async () => {
   const customerMeters = await polar.customerMeters.list({ external_customer_id: "user_sdk" });
   assert.equal(customerMeters.items[0].consumed_units, 2);
   assert.equal((await polar.customerMeters.get(customerMeters.items[0].id)).balance, -2);
+
+  const seatCheckout = await polar.checkouts.create({ products: [seats.id], external_customer_id: "user_seats", seats: 3 });
+  assert.deepEqual([seatCheckout.units, seatCheckout.seats, seatCheckout.amount], [3, 3, 2400]);
+  await control("POST", "/_sim/scenarios", { action: "complete_checkout", checkout: seatCheckout.id });
+  const [seatSub] = (await polar.subscriptions.list({ external_customer_id: "user_seats" })).items;
+  const moreSeats = await polar.subscriptions.update(seatSub.id, { seats: 5, proration_behavior: "invoice" });
+  assert.deepEqual([moreSeats.units, moreSeats.seats, moreSeats.amount], [5, 5, 4000]);
+  const seatOrders = (await polar.orders.list({ subscription_id: seatSub.id })).items;
+  assert.deepEqual(seatOrders.map((o) => o.billing_reason).sort(), ["subscription_create", "subscription_update"]);
+  assert.ok(seatOrders.every((o) => o.items.every((i) => isoTime(i.start_timestamp) && isoTime(i.end_timestamp))));
 
   const checkout = await polar.checkouts.create({
     products: [products.items[0].id],

@@ -172,6 +172,17 @@ pub enum Step {
         #[command(flatten)]
         common: Common,
     },
+    /// Change the seats of a seat-based subscription.
+    Seats {
+        #[arg(long)]
+        subscription: String,
+        #[arg(long)]
+        seats: u32,
+        #[arg(long, value_parser = ["invoice", "prorate", "next_period", "reset"], default_value = "prorate")]
+        proration: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Cancel at the end of the period.
     Cancel {
         #[arg(long)]
@@ -364,6 +375,15 @@ pub fn step_body(step: Step) -> anyhow::Result<(Value, bool)> {
             common,
         } => (
             json!({"action": "change_product", "subscription": subscription, "product": product, "proration": proration}),
+            common.silent,
+        ),
+        Step::Seats {
+            subscription,
+            seats,
+            proration,
+            common,
+        } => (
+            json!({"action": "update_seats", "subscription": subscription, "seats": seats, "proration": proration}),
             common.silent,
         ),
         Step::Cancel {

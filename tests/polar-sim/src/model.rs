@@ -42,13 +42,44 @@ impl Interval {
     }
 }
 
+/// How many seats a seat-based price sells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatLimits {
+    pub minimum: u32,
+    /// `None` for unlimited.
+    pub maximum: Option<u32>,
+}
+
+impl SeatLimits {
+    pub fn allows(self, seats: u32) -> bool {
+        seats >= self.minimum && self.maximum.is_none_or(|m| seats <= m)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Price {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
-    /// Minor units per period.
+    /// Minor units per period; per seat when the price is seat-based.
     pub amount: i64,
     pub currency: String,
+    /// Set for a seat-based price (one volume tier).
+    pub seats: Option<SeatLimits>,
+}
+
+impl Price {
+    /// What a period costs for `seats` seats (ignored unless the price is seat-based).
+    pub fn total(&self, seats: Option<u32>) -> i64 {
+        match (self.seats, seats) {
+            (Some(_), Some(n)) => self.amount.saturating_mul(i64::from(n)),
+            _ => self.amount,
+        }
+    }
+
+    /// The seats a purchase gets when it names none: the price's minimum.
+    pub fn default_seats(&self) -> Option<u32> {
+        self.seats.map(|s| s.minimum)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +174,8 @@ pub struct PendingUpdate {
     pub created_at: DateTime<Utc>,
     pub applies_at: DateTime<Utc>,
     pub product_id: Uuid,
+    /// A seat change scheduled for the next period.
+    pub seats: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -171,6 +204,8 @@ pub struct Subscription {
     pub cancellation_comment: Option<String>,
     pub metadata: Metadata,
     pub pending_update: Option<PendingUpdate>,
+    /// Seats bought, for a seat-based product; `None` otherwise.
+    pub seats: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +255,8 @@ pub struct OrderItem {
     pub amount: i64,
     pub proration: bool,
     pub price_id: Option<Uuid>,
+    /// The period the item pays for (a subscription's items only).
+    pub period: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -241,6 +278,8 @@ pub struct Order {
     pub refunded_amount: i64,
     pub metadata: Metadata,
     pub next_payment_attempt_at: Option<DateTime<Utc>>,
+    /// The subscription's seats when the order was made (seat-based products only).
+    pub seats: Option<u32>,
 }
 
 impl Order {
@@ -328,6 +367,8 @@ pub struct Checkout {
     /// A trial set on the checkout itself, overriding the product's.
     pub trial_days: Option<u32>,
     pub subscription_id: Option<Uuid>,
+    /// Seats chosen for a seat-based product; the price's minimum when none was given.
+    pub seats: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

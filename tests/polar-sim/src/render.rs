@@ -1,4 +1,5 @@
-//! Polar's JSON shapes (contract 2026-04/2026-10) for the simulator's objects.
+//! Polar's JSON shapes for the simulator's objects: the OpenAPI contract 2026-04/2026-10 plus
+//! the fields the newest official SDKs require (`sdk-models.json` lists each one and why).
 //!
 //! The same rendering serves API responses and webhook `data`, so both always agree. Nested
 //! objects (a subscription's customer and product, an order's subscription) are rendered from
@@ -44,7 +45,7 @@ fn customer_by_id(st: &State, id: Uuid) -> Value {
 }
 
 pub fn price(p: &Product) -> Value {
-    json!({
+    let mut v = json!({
         "created_at": polar_time(p.price.created_at),
         "modified_at": null,
         "id": p.price.id,
@@ -54,8 +55,36 @@ pub fn price(p: &Product) -> Value {
         "tax_behavior": null,
         "is_archived": false,
         "product_id": p.id,
-        "price_amount": p.price.amount,
-    })
+    });
+    let extra = match p.price.seats {
+        None => json!({ "price_amount": p.price.amount }),
+        // One volume tier, in both of Polar's shapes: `seat_tiers` (2026-04 and 2026-10, and
+        // every version of the TypeScript SDK) and `tiers` with `minimum_units`/`maximum_units`
+        // (the Python SDK's 2027-01), so that a client of any version loads it.
+        Some(limits) => json!({
+            "amount_type": "seat_based",
+            "seat_tiers": {
+                "seat_tier_type": "volume",
+                "tiers": [{
+                    "min_seats": limits.minimum,
+                    "max_seats": limits.maximum,
+                    "price_per_seat": p.price.amount,
+                }],
+                "minimum_seats": limits.minimum,
+                "maximum_seats": limits.maximum,
+            },
+            "tiers": {
+                "type": "volume",
+                "tiers": [{ "bound": limits.maximum, "unit_amount": p.price.amount.to_string() }],
+            },
+            "minimum_units": limits.minimum,
+            "maximum_units": limits.maximum,
+        }),
+    };
+    if let (Value::Object(map), Value::Object(extra)) = (&mut v, extra) {
+        map.extend(extra);
+    }
+    v
 }
 
 pub fn benefit(st: &State, b: &Benefit) -> Value {
@@ -111,6 +140,10 @@ pub fn product(st: &State, p: &Product) -> Value {
         .filter_map(|id| st.benefits.get(id))
         .map(|b| benefit(st, b))
         .collect();
+    map.insert(
+        "is_deletable".into(),
+        Value::Bool(!st.used_products.contains(&p.id)),
+    );
     map.insert("prices".into(), json!([price(p)]));
     map.insert("benefits".into(), Value::Array(benefits));
     map.insert("medias".into(), json!([]));
@@ -181,7 +214,8 @@ pub fn subscription_flat(s: &Subscription) -> serde_json::Map<String, Value> {
         "product_id": s.product_id,
         "discount_id": null,
         "checkout_id": s.checkout_id,
-        "seats": null,
+        "seats": s.seats,
+        "units": s.seats,
         "customer_cancellation_reason": s.cancellation_reason,
         "customer_cancellation_comment": s.cancellation_comment,
     });
@@ -206,7 +240,8 @@ pub fn subscription(st: &State, s: &Subscription) -> Value {
             "modified_at": null,
             "applies_at": polar_time(u.applies_at),
             "product_id": u.product_id,
-            "seats": null,
+            "seats": u.seats,
+            "units": u.seats,
         })
     });
     map.insert("custom_field_data".into(), json!({}));
@@ -237,6 +272,8 @@ pub fn order(st: &State, o: &Order) -> Value {
                 "tax_amount": 0,
                 "proration": i.proration,
                 "product_price_id": i.price_id,
+                "start_timestamp": i.period.map(|(start, _)| polar_time(start)),
+                "end_timestamp": i.period.map(|(_, end)| polar_time(end)),
             })
         })
         .collect();
@@ -266,7 +303,8 @@ pub fn order(st: &State, o: &Order) -> Value {
         "invoice_number": o.invoice_number,
         "is_invoice_generated": paid,
         "receipt_number": null,
-        "seats": null,
+        "seats": o.seats,
+        "units": o.seats,
         "customer_id": o.customer_id,
         "product_id": o.product_id,
         "discount_id": null,
@@ -396,6 +434,8 @@ pub fn customer_state(st: &State, c: &Customer) -> Value {
                 "ends_at": polar_time_opt(s.ends_at),
                 "product_id": s.product_id,
                 "discount_id": null,
+                "seats": s.seats,
+                "units": s.seats,
                 "meters": [],
             })
         })
@@ -452,7 +492,9 @@ pub fn customer_state(st: &State, c: &Customer) -> Value {
 
 pub fn checkout(st: &State, ch: &Checkout) -> Value {
     let selected = st.products.get(&ch.product_id);
-    let amount = selected.map_or(0, |p| p.price.amount);
+    let limits = selected.and_then(|p| p.price.seats);
+    let seats = limits.map(|l| ch.seats.unwrap_or(l.minimum));
+    let amount = selected.map_or(0, |p| p.price.total(seats));
     let currency = selected.map_or_else(|| "usd".to_owned(), |p| p.price.currency.clone());
     let products: Vec<&Product> = ch
         .product_ids
@@ -481,9 +523,12 @@ pub fn checkout(st: &State, ch: &Checkout) -> Value {
         "return_url": ch.return_url,
         "embed_origin": null,
         "amount": amount,
-        "seats": null,
-        "min_seats": null,
-        "max_seats": null,
+        "seats": seats,
+        "min_seats": limits.map(|l| l.minimum),
+        "max_seats": limits.and_then(|l| l.maximum),
+        "units": seats,
+        "min_units": limits.map(|l| l.minimum),
+        "max_units": limits.and_then(|l| l.maximum),
         "discount_amount": 0,
         "net_amount": amount,
         "tax_amount": null,

@@ -112,6 +112,13 @@ pub enum Action {
         #[serde(default)]
         proration: Proration,
     },
+    /// Changes the seats of a seat-based subscription.
+    UpdateSeats {
+        subscription: String,
+        seats: u32,
+        #[serde(default)]
+        proration: Proration,
+    },
     /// Cancels at the end of the period.
     Cancel {
         subscription: String,
@@ -314,6 +321,7 @@ fn apply(st: &mut State, em: &mut Emitter, action: Action) -> Result<Subject, Si
                     trial_days,
                     checkout_id: None,
                     metadata: Metadata::new(),
+                    seats: None,
                 };
                 return subscriptions::start(st, em, start).map(Subject::Subscription);
             }
@@ -357,6 +365,15 @@ fn apply(st: &mut State, em: &mut Emitter, action: Action) -> Result<Subject, Si
             let id = st.resolve_subscription(&subscription)?;
             let product_id = st.resolve_product(&product)?;
             subscriptions::change_product(st, em, id, product_id, proration)
+                .map(|()| Subject::Subscription(id))
+        }
+        Action::UpdateSeats {
+            subscription,
+            seats,
+            proration,
+        } => {
+            let id = st.resolve_subscription(&subscription)?;
+            crate::lifecycle::seats::update_seats(st, em, id, seats, proration)
                 .map(|()| Subject::Subscription(id))
         }
         Action::Cancel {
@@ -461,6 +478,7 @@ fn apply(st: &mut State, em: &mut Emitter, action: Action) -> Result<Subject, Si
                     trial_days: None,
                     checkout_id: None,
                     metadata: Metadata::new(),
+                    seats: None,
                 };
                 subscriptions::start(st, quiet, start)?;
             }

@@ -2,15 +2,15 @@
 //!
 //! The demo catalog matches `examples/catalog.toml`: products select plans by their `plan`
 //! metadata (`premium`, `premium_plus`), each with a feature-flag benefit, plus an `api_calls`
-//! meter. The demo customers cover the interesting states: active, cancelling, trialing,
-//! past due, and no subscription. Seeding sends no webhooks: it is the state Polar already had.
+//! meter. The demo adds a per-seat product (`team_seats`) and customers covering the
+//! interesting states: active, cancelling, trialing, past due, and no subscription. Seeding sends no webhooks: it is the state Polar already had.
 
 use chrono::Months;
 use uuid::Uuid;
 
 use crate::error::SimError;
 use crate::lifecycle::{Emitter, customers, subscriptions};
-use crate::model::{Benefit, Interval, Metadata, Meter, Price, Product};
+use crate::model::{Benefit, Interval, Metadata, Meter, Price, Product, SeatLimits};
 use crate::store::State;
 
 /// A product to add to the catalog.
@@ -18,7 +18,7 @@ use crate::store::State;
 pub struct NewProduct {
     pub name: String,
     pub description: Option<String>,
-    /// Minor units per period.
+    /// Minor units per period (per seat when `seats` is set).
     pub price_amount: i64,
     pub currency: String,
     /// `None` for a one-time product.
@@ -27,6 +27,8 @@ pub struct NewProduct {
     pub metadata: Metadata,
     /// Feature-flag benefits attached to the product: (description, metadata).
     pub benefits: Vec<(String, Metadata)>,
+    /// Makes the price seat-based: `price_amount` per seat, this many seats.
+    pub seats: Option<SeatLimits>,
 }
 
 pub fn add_product(st: &mut State, new: NewProduct) -> Uuid {
@@ -59,6 +61,7 @@ pub fn add_product(st: &mut State, new: NewProduct) -> Uuid {
             created_at,
             amount: new.price_amount,
             currency: new.currency,
+            seats: new.seats,
         },
         benefit_ids,
     };
@@ -97,6 +100,7 @@ pub fn demo_catalog(st: &mut State) {
             trial_days: None,
             metadata: plan("premium"),
             benefits: vec![("Premium features".into(), plan("premium"))],
+            seats: None,
         },
     );
     add_product(
@@ -110,9 +114,34 @@ pub fn demo_catalog(st: &mut State) {
             trial_days: None,
             metadata: plan("premium_plus"),
             benefits: vec![("Premium Plus features".into(), plan("premium_plus"))],
+            seats: None,
         },
     );
     add_meter(st, "API calls", "api_calls");
+}
+
+/// A per-seat product for seat-based subscriptions: 8.00 USD per seat a month, 1 to 50 seats.
+/// Not part of `examples/catalog.toml`, so tollgate maps it to no plan unless told to.
+pub fn team_seats(st: &mut State) -> Uuid {
+    add_product(
+        st,
+        NewProduct {
+            name: "Team Seats".into(),
+            description: Some(
+                "Priced per seat; buy seats at checkout, change them any time.".into(),
+            ),
+            price_amount: 800,
+            currency: "usd".into(),
+            interval: Some(Interval::Month),
+            trial_days: None,
+            metadata: plan("team_seats"),
+            benefits: vec![("Team Seats features".into(), plan("team_seats"))],
+            seats: Some(SeatLimits {
+                minimum: 1,
+                maximum: Some(50),
+            }),
+        },
+    )
 }
 
 /// The demo catalog plus customers in each interesting state.
@@ -124,6 +153,7 @@ pub fn demo(st: &mut State) -> Result<(), SimError> {
     let month_ago = now.checked_sub_months(Months::new(1)).unwrap_or(now);
     st.clock.set(month_ago);
     demo_catalog(st);
+    team_seats(st);
     let premium = st.resolve_product("premium")?;
     let premium_plus = st.resolve_product("premium_plus")?;
     let em = &mut Emitter::silent();
@@ -155,6 +185,7 @@ pub fn demo(st: &mut State) -> Result<(), SimError> {
                 trial_days,
                 checkout_id: None,
                 metadata: Metadata::new(),
+                seats: None,
             },
         )
     };

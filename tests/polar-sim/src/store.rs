@@ -41,6 +41,9 @@ pub struct State {
     pub usage_events: Vec<UsageEvent>,
     /// `external_id`s of ingested events: Polar skips repeats per organization.
     pub usage_external_ids: HashSet<String>,
+    /// Products an order or a subscription has referenced: Polar no longer lets them be deleted
+    /// (`Product.is_deletable`).
+    pub used_products: HashSet<Uuid>,
     invoice_seq: u64,
 }
 
@@ -66,6 +69,7 @@ impl State {
             customer_meters: BTreeMap::new(),
             usage_events: Vec::new(),
             usage_external_ids: HashSet::new(),
+            used_products: HashSet::new(),
             invoice_seq: 0,
         }
     }

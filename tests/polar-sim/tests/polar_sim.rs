@@ -14,6 +14,7 @@ mod polar_sim {
     pub mod consistency;
     pub mod fidelity;
     pub mod lifecycle;
+    pub mod seats;
     pub mod support;
     pub mod webhooks;
 }

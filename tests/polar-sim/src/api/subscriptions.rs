@@ -1,4 +1,4 @@
-//! Subscriptions: list, get, update (product change, cancel, uncancel, revoke) and revoke.
+//! Subscriptions: list, get, update (product change, seats, cancel, uncancel, revoke) and revoke.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::query::{Params, SortKey, list as paginate, metadata_matches};
 use super::{body, path_uuid};
+use crate::lifecycle::seats;
 use crate::lifecycle::subscriptions::{self, Proration};
 use crate::render;
 use crate::sim::Shared;
@@ -200,16 +201,30 @@ pub async fn update(
                 product.clone(),
             ));
         }
-        let proration = match optional_enum(
-            &b,
-            "proration_behavior",
-            &["invoice", "prorate", "next_period", "reset"],
-        )? {
-            Some(p) => serde_json::from_value::<Proration>(Value::String(p)).unwrap_or_default(),
-            None => sim.default_proration(),
-        };
+        let proration = proration(&sim, &b)?;
         sim.apply(false, |st, em| {
             subscriptions::change_product(st, em, id, product_id, proration)
+        })?;
+    } else if let Some((field, count)) = ["seats", "units"]
+        .into_iter()
+        .find_map(|f| b.get(f).map(|v| (f, v)))
+    {
+        // `SubscriptionUpdateSeats` and its newer twin `SubscriptionUpdateUnits`.
+        let seats = count
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    &["body", field],
+                    "Input should be a positive integer",
+                    "int_type",
+                    count.clone(),
+                )
+            })?;
+        let proration = proration(&sim, &b)?;
+        sim.apply(false, |st, em| {
+            seats::update_seats(st, em, id, seats, proration)
         })?;
     } else if let Some(flag) = b.get("cancel_at_period_end") {
         let cancel = flag.as_bool().ok_or_else(|| {
@@ -241,12 +256,25 @@ pub async fn update(
             .unwrap_or_else(|| "body".to_owned());
         return Err(ApiError::invalid(
             &["body", &field],
-            "the simulator supports product_id, cancel_at_period_end and revoke updates",
+            "the simulator supports product_id, seats, units, cancel_at_period_end and revoke updates",
             "value_error",
             Value::Object(b),
         ));
     }
     render_sub(&sim, id)
+}
+
+fn proration(sim: &Shared, b: &serde_json::Map<String, Value>) -> Result<Proration, ApiError> {
+    Ok(
+        match optional_enum(
+            b,
+            "proration_behavior",
+            &["invoice", "prorate", "next_period", "reset"],
+        )? {
+            Some(p) => serde_json::from_value::<Proration>(Value::String(p)).unwrap_or_default(),
+            None => sim.default_proration(),
+        },
+    )
 }
 
 fn optional_enum(

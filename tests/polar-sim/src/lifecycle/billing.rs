@@ -34,11 +34,16 @@ pub fn create_order(
     let currency = product.price.currency.clone();
     let price_id = product.price.id;
     let billing_name = st.customer(spec.customer_id)?.name.clone();
-    let metadata = spec
+    let subscription = spec
         .subscription_id
-        .and_then(|id| st.subscriptions.get(&id))
-        .map(|s| s.metadata.clone())
-        .unwrap_or_default();
+        .and_then(|id| st.subscriptions.get(&id));
+    let metadata = subscription.map(|s| s.metadata.clone()).unwrap_or_default();
+    let seats = subscription.and_then(|s| s.seats);
+    // A subscription's items pay for its current period; a proration item for what is left.
+    let current = subscription.map(|s| (s.current_period_start, s.current_period_end));
+    let now = st.clock.now();
+    let period =
+        |proration: bool| current.map(|(start, end)| (if proration { now } else { start }, end));
     let id = Uuid::new_v4();
     let created_at = st.clock.stamp();
     let order = Order {
@@ -63,13 +68,16 @@ pub fn create_order(
                 amount,
                 proration,
                 price_id: Some(price_id),
+                period: period(proration),
             })
             .collect(),
         refunded_amount: 0,
         metadata,
         next_payment_attempt_at: spec.next_payment_attempt_at,
+        seats,
     };
     st.orders.insert(id, order);
+    st.used_products.insert(spec.product_id);
     em.emit(st, "order.created", |st| order_json(st, id));
     if pay {
         pay_order(st, em, id)?;

@@ -106,5 +106,6 @@ pub fn recurring(
         trial_days: None,
         benefits: vec![(format!("{name} features"), metadata.clone())],
         metadata,
+        seats: None,
     }
 }

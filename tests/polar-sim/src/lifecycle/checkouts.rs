@@ -30,6 +30,10 @@ pub struct NewCheckout {
     /// `day`, `week`, `month` or `year`.
     pub trial_interval: Option<String>,
     pub trial_interval_count: Option<u32>,
+    /// Seats for a seat-based product. Polar's newest models call them `units`; both are
+    /// accepted and must agree.
+    pub seats: Option<u32>,
+    pub units: Option<u32>,
 }
 
 /// A checkout trial in days (months and years counted as 30 and 365 days).
@@ -79,6 +83,28 @@ pub fn create_checkout(
             .map_err(|_| SimError::invalid("customer_id", "Customer does not exist."))?;
     }
     let trial_days = trial_days(new.trial_interval.as_deref(), new.trial_interval_count)?;
+    let seats = match (new.seats, new.units) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(SimError::invalid("units", "seats and units must agree"));
+        }
+        (seats, units) => seats.or(units),
+    };
+    if seats.is_some()
+        && !new
+            .products
+            .iter()
+            .any(|id| st.products.get(id).is_some_and(|p| p.price.seats.is_some()))
+    {
+        return Err(SimError::invalid(
+            "units",
+            "units can only be set for seat-based pricing",
+        ));
+    }
+    for id in &new.products {
+        if let Some(p) = st.products.get(id) {
+            subscriptions::seats_for(&p.price, seats)?;
+        }
+    }
     let id = Uuid::new_v4();
     let created_at = st.clock.stamp();
     let client_secret = format!("polar_c_{}", random_token(48));
@@ -106,6 +132,7 @@ pub fn create_checkout(
         allow_trial: new.allow_trial,
         trial_days,
         subscription_id: None,
+        seats,
     };
     let snapshot = checkout.clone();
     st.checkouts.insert(id, checkout);
@@ -196,6 +223,7 @@ pub fn complete_checkout(
             trial_days,
             checkout_id: Some(id),
             metadata: checkout.metadata.clone(),
+            seats: checkout.seats,
         },
     )?;
     if let Some(c) = st.checkouts.get_mut(&id) {

@@ -35,6 +35,8 @@ pub struct Start {
     pub trial_days: Option<u32>,
     pub checkout_id: Option<Uuid>,
     pub metadata: Metadata,
+    /// Seats, for a seat-based product; `None` buys the price's minimum.
+    pub seats: Option<u32>,
 }
 
 /// How a product change is billed (Polar's `proration_behavior`).
@@ -86,6 +88,8 @@ fn modify(
     let sub = st.subscription_mut(id)?;
     change(sub, now);
     sub.modified_at = stamp;
+    let product_id = sub.product_id;
+    st.used_products.insert(product_id);
     Ok(())
 }
 
@@ -98,6 +102,7 @@ pub fn start(st: &mut State, em: &mut Emitter, start: Start) -> Result<Uuid, Sim
     if product.is_archived {
         return Err(SimError::invalid("product", "the product is archived"));
     }
+    let seats = seats_for(&product.price, start.seats)?;
     let now = st.clock.now();
     let stamp = st.clock.stamp();
     let trial_end = start
@@ -109,7 +114,7 @@ pub fn start(st: &mut State, em: &mut Emitter, start: Start) -> Result<Uuid, Sim
         id,
         created_at: stamp,
         modified_at: stamp,
-        amount: product.price.amount,
+        amount: product.price.total(seats),
         currency: product.price.currency.clone(),
         interval,
         status: if trial_end.is_some() {
@@ -134,8 +139,10 @@ pub fn start(st: &mut State, em: &mut Emitter, start: Start) -> Result<Uuid, Sim
         cancellation_comment: None,
         metadata: start.metadata,
         pending_update: None,
+        seats,
     };
     st.subscriptions.insert(id, sub);
+    st.used_products.insert(start.product_id);
     emit_sub(st, em, id, &["subscription.created", "subscription.active"])?;
     if trial_end.is_none() {
         billing::create_order(
@@ -147,7 +154,7 @@ pub fn start(st: &mut State, em: &mut Emitter, start: Start) -> Result<Uuid, Sim
                 subscription_id: Some(id),
                 checkout_id: start.checkout_id,
                 billing_reason: BillingReason::SubscriptionCreate,
-                items: vec![(product.name.clone(), product.price.amount, false)],
+                items: vec![(product.name.clone(), product.price.total(seats), false)],
                 next_payment_attempt_at: None,
             },
             true,
@@ -155,6 +162,31 @@ pub fn start(st: &mut State, em: &mut Emitter, start: Start) -> Result<Uuid, Sim
     }
     billing::grant_benefits(st, em, id)?;
     Ok(id)
+}
+
+/// The seats a new subscription to a product with this price gets: `None` unless the price is
+/// seat-based, then `wanted` (or the price's minimum) within the price's limits.
+pub fn seats_for(
+    price: &crate::model::Price,
+    wanted: Option<u32>,
+) -> Result<Option<u32>, SimError> {
+    let Some(limits) = price.seats else {
+        return Ok(None);
+    };
+    let seats = wanted.unwrap_or(limits.minimum);
+    if !limits.allows(seats) {
+        return Err(SimError::invalid(
+            "seats",
+            format!(
+                "seats must be between {} and {}",
+                limits.minimum,
+                limits
+                    .maximum
+                    .map_or_else(|| "unlimited".to_owned(), |m| m.to_string())
+            ),
+        ));
+    }
+    Ok(Some(seats))
 }
 
 /// Schedules (`true`) or removes (`false`) the cancellation at the period end.
@@ -293,6 +325,7 @@ pub fn change_product(
                 created_at: stamp,
                 applies_at: s.current_period_end,
                 product_id,
+                seats: None,
             });
         })?;
         return emit_sub(st, em, id, &["subscription.updated"]);
@@ -310,7 +343,8 @@ pub fn change_product(
     };
     modify(st, id, |s, now| {
         s.product_id = product_id;
-        s.amount = new.price.amount;
+        s.seats = new.price.seats.and(s.seats.or(new.price.default_seats()));
+        s.amount = new.price.total(s.seats);
         s.interval = interval;
         s.pending_update = None;
         if proration == Proration::Reset && !trialing {
@@ -403,7 +437,8 @@ pub fn cycle(st: &mut State, em: &mut Emitter, id: Uuid, payment: Payment) -> Re
     modify(st, id, |s, _| {
         if let Some(u) = &pending {
             s.product_id = u.product_id;
-            s.amount = product.price.amount;
+            s.seats = u.seats.or(s.seats);
+            s.amount = product.price.total(s.seats);
             if let Some(i) = product.recurring_interval {
                 s.interval = i;
             }
@@ -414,6 +449,7 @@ pub fn cycle(st: &mut State, em: &mut Emitter, id: Uuid, payment: Payment) -> Re
         s.current_period_end = s.interval.after(s.current_period_start, 1);
     })?;
     emit_sub(st, em, id, &["subscription.cycled", "subscription.updated"])?;
+    let seats = st.subscription(id)?.seats;
     // A failed charge is known by the time Polar announces the order, with its retry date:
     // the order's `order.created` and the API show the same order.
     let retry =
@@ -427,7 +463,7 @@ pub fn cycle(st: &mut State, em: &mut Emitter, id: Uuid, payment: Payment) -> Re
             subscription_id: Some(id),
             checkout_id: None,
             billing_reason: BillingReason::SubscriptionCycle,
-            items: vec![(product.name.clone(), product.price.amount, false)],
+            items: vec![(product.name.clone(), product.price.total(seats), false)],
             next_payment_attempt_at: retry,
         },
         payment == Payment::Succeeds,

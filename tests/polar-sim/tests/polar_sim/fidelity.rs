@@ -1,6 +1,7 @@
 //! The simulator's responses and webhook payloads validate against Polar's published OpenAPI
 //! contract (`shared/polar/openapi-2026-04.json`, beside the repository; `POLAR_OPENAPI`
-//! overrides the path).
+//! overrides the path), extended by `sdk-models.json`: the fields Polar's newest SDK models
+//! require, each added to its schema as a required property.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -26,8 +27,42 @@ fn openapi() -> &'static Value {
                 path.display()
             )
         });
-        serde_json::from_str(&text).unwrap()
+        let mut doc: Value = serde_json::from_str(&text).unwrap();
+        extend_with_sdk_fields(&mut doc);
+        doc
     })
+}
+
+/// Adds each field of `sdk-models.json` to the schemas it names (`*` matches any run of
+/// characters) as a required property of its type.
+fn extend_with_sdk_fields(doc: &mut Value) {
+    let list: Value = serde_json::from_str(include_str!("../../sdk-models.json")).unwrap();
+    let schemas = doc["components"]["schemas"].as_object_mut().unwrap();
+    for entry in list["fields"].as_array().unwrap() {
+        let pattern = entry["schema"].as_str().unwrap();
+        let field = entry["field"].as_str().unwrap();
+        let (prefix, suffix) = pattern.split_once('*').unwrap_or((pattern, ""));
+        let matches = |name: &str| {
+            if pattern.contains('*') {
+                name.starts_with(prefix) && name.ends_with(suffix)
+            } else {
+                name == pattern
+            }
+        };
+        let mut extended = 0;
+        for (_, schema) in schemas.iter_mut().filter(|(name, _)| matches(name)) {
+            schema["properties"][field] = entry["type"].clone();
+            schema["required"]
+                .as_array_mut()
+                .unwrap()
+                .push(field.into());
+            extended += 1;
+        }
+        assert!(
+            extended > 0,
+            "sdk-models.json: no schema {pattern} in the contract"
+        );
+    }
 }
 
 /// Validates instances against named component schemas, collecting every failure.
@@ -169,6 +204,22 @@ fn drive(sim: &SimHandle) {
     run(Action::OpenCheckout {
         product: "premium_plus".into(),
         external_customer_id: Some("user_later".into()),
+    });
+    run(Action::Subscribe {
+        customer: "user_seats".into(),
+        product: "team_seats".into(),
+        trial_days: None,
+        direct: false,
+    });
+    run(Action::UpdateSeats {
+        subscription: "user_seats".into(),
+        seats: 3,
+        proration: Proration::Invoice,
+    });
+    run(Action::UpdateSeats {
+        subscription: "user_seats".into(),
+        seats: 2,
+        proration: Proration::NextPeriod,
     });
     run(Action::Advance {
         days: 40,
