@@ -18,6 +18,7 @@
 //! Settings (environment): `TOLLGATE_BENCH_CUSTOMERS` (default 10000), `TOLLGATE_TEST_POSTGRES`
 //! (default postgres://postgres@127.0.0.1:5432).
 
+// Benchmarks are not tests to clippy: a failed step should stop the run loudly all the same.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -27,7 +28,7 @@
 
 use polar_sim::{Action, RateLimit, Sim, SimConfig, SimHandle, SubscriptionStatus};
 use secrecy::SecretString;
-use sqlx::{Connection as _, PgConnection, PgPool};
+use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,10 +37,9 @@ use tollgate_sync::polar_client::{ClientConfig, PolarClient};
 use tollgate_sync::reconcile::{Mode, Quiet, Reconciler, Report, Resource};
 use tollgate_sync::{Clock, app};
 
-fn server_url() -> String {
-    std::env::var("TOLLGATE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
+#[path = "../tests/common/database.rs"]
+mod database;
+use database::{FreshDatabase, server_url};
 
 #[tokio::main]
 async fn main() {
@@ -66,17 +66,8 @@ async fn main() {
         populated.elapsed().as_secs_f64()
     );
 
-    let name = format!("tollgate_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let pool = PgPool::connect(&format!("{}/{name}", server_url()))
-        .await
-        .unwrap();
+    let mut database = FreshDatabase::create_on(&server_url(), "tollgate_bench").await;
+    let pool = PgPool::connect(&database.url).await.unwrap();
     MIGRATOR.run(&pool).await.unwrap();
     let catalog = app::load_catalog(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -107,12 +98,7 @@ async fn main() {
     );
 
     pool.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    database.drop_now().await;
 }
 
 /// Cancels `count` subscriptions in the simulator without a webhook.

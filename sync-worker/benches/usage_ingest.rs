@@ -10,6 +10,7 @@
 //! it creates and drops its own database. `USAGE_BENCH_BATCHES` (default 200) sets the batches
 //! per measurement, `USAGE_BENCH_STREAMS` (default 4) the concurrent senders of the last one.
 
+// Benchmarks are not tests to clippy: a failed step should stop the run loudly all the same.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -31,10 +32,9 @@ const BATCH: usize = 1_000;
 /// Each batch spreads over this many customers, drawn from a population of 10 000.
 const CUSTOMERS_PER_BATCH: usize = 100;
 
-fn server() -> String {
-    std::env::var("TOLLGATE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
+#[path = "../tests/common/database.rs"]
+mod database;
+use database::{FreshDatabase, server_url};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -142,21 +142,8 @@ fn rate(batches: usize, elapsed: Duration) -> f64 {
 async fn main() {
     let batches = env_usize("USAGE_BENCH_BATCHES", 200);
     let streams = env_usize("USAGE_BENCH_STREAMS", 4);
-    let name = format!("tollgate_bench_{}", std::process::id());
-    let mut admin = PgConnection::connect(&format!("{}/postgres", server()))
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", server());
+    let mut database = FreshDatabase::create_on(&server_url(), "tollgate_bench").await;
+    let url = database.url.clone();
     let pool = PgPoolOptions::new()
         .max_connections(8)
         .connect(&url)
@@ -223,10 +210,5 @@ async fn main() {
 
     drop(conn);
     pool.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    database.drop_now().await;
 }

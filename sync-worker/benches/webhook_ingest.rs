@@ -16,6 +16,7 @@
 //! postgres://postgres@127.0.0.1:5432), `TOLLGATE_BENCH_PGHOST` (serve over the Unix socket in
 //! that directory instead of TCP).
 
+// Benchmarks are not tests to clippy: a failed step should stop the run loudly all the same.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -40,10 +41,9 @@ fn setting(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn server_url() -> String {
-    std::env::var("TOLLGATE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
+#[path = "../tests/common/database.rs"]
+mod database;
+use database::{FreshDatabase, server_url};
 
 /// How the server reaches the database: over TCP without TLS (same host), or through the Unix
 /// socket directory in `TOLLGATE_BENCH_PGHOST` (e.g. /var/run/postgresql), which saves a
@@ -53,16 +53,6 @@ fn server_database_url(database: &str) -> String {
         Ok(dir) => format!("postgres:///{database}?host={dir}&user=postgres"),
         Err(_) => format!("{}/{database}?sslmode=disable", server_url()),
     }
-}
-
-async fn admin(sql: String) {
-    let mut conn = PgConnection::connect(&format!("{}/postgres", server_url()))
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .execute(&mut conn)
-        .await
-        .unwrap();
 }
 
 /// The `n`th delivery: version `n / customers` of customer `n % customers`'s subscription.
@@ -122,8 +112,8 @@ async fn main() {
     let concurrency = setting("TOLLGATE_BENCH_CONCURRENCY", 64);
     let customers = setting("TOLLGATE_BENCH_CUSTOMERS", 2_000);
 
-    let database = format!("tollgate_bench_{}", uuid::Uuid::new_v4().simple());
-    admin(format!("CREATE DATABASE {database}")).await;
+    let mut fresh = FreshDatabase::create_on(&server_url(), "tollgate_bench").await;
+    let database = fresh.name.clone();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -249,7 +239,7 @@ async fn main() {
         .unwrap();
     conn.close().await.unwrap();
     drop(server);
-    admin(format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).await;
+    fresh.drop_now().await;
 
     println!("webhook ingest: {events} events, {concurrency} connections, {customers} customers");
     println!("  applied        {stored} events, {snapshots} snapshot revisions");

@@ -142,7 +142,6 @@ pub fn sign_legacy(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Strin
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use serde_json::Value;

@@ -51,7 +51,7 @@ impl Deps {
     }
 }
 
-/// The seed's schedule (DESIGN.md, "The sync worker's duties" §5): usage processing every 5
+/// The seed's schedule (docs/design.md, "The sync worker's duties" §5): usage processing every 5
 /// minutes, health check every 10 minutes, order sync every 30 minutes, subscription sync every
 /// 6 hours, full reconcile daily at 02:00 UTC, cleanup and usage cleanup weekly (Sunday 03:00
 /// UTC).

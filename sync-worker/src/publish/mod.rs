@@ -49,7 +49,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The KV key of DESIGN.md's layout.
+    /// The KV key of the design's layout (docs/design.md, "KV layout").
     pub fn key(&self) -> String {
         format!("ent:v1:{}", self.customer)
     }

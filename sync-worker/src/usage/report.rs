@@ -88,7 +88,6 @@ fn field(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

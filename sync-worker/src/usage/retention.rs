@@ -39,7 +39,6 @@ pub async fn delete_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sq
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -5,7 +5,6 @@
 //! deleted when the [`Cluster`] is dropped, whether the test passed or failed. PostgreSQL
 //! refuses to run as root, so as root its tools run as the `postgres` user.
 
-use sqlx::{Connection as _, PgConnection};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -53,22 +52,9 @@ impl Cluster {
         cluster
     }
 
-    /// Creates an empty database.
-    pub async fn create_database(&self, name: &str) {
-        let mut admin = PgConnection::connect(&self.url("postgres")).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-    }
-
-    /// The URL of `database` on this cluster.
-    pub fn url(&self, database: &str) -> String {
-        format!(
-            "postgres://postgres@127.0.0.1:{}/{database}?sslmode=disable",
-            self.port
-        )
+    /// The URL of this cluster's server, without a database.
+    pub fn server_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}", self.port)
     }
 
     /// Kills the server the way a crash would (`pg_ctl stop -m immediate`: no checkpoint,

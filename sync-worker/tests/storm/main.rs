@@ -12,6 +12,7 @@
 //! `TOLLGATE_STORM_CUSTOMERS` (default 1000) sets the number of customers and
 //! `TOLLGATE_STORM_SEED` repeats a run (the seed is printed).
 
+// clippy.toml lets `#[test]` functions unwrap and panic; this lets their helpers too.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -20,6 +21,8 @@
 )]
 
 mod cluster;
+#[path = "../common/database.rs"]
+mod database;
 mod deliveries;
 mod lifecycles;
 mod objects;
@@ -29,6 +32,7 @@ mod snapshots;
 mod stored;
 
 use cluster::Cluster;
+use database::FreshDatabase;
 use deliveries::Sender;
 use objects::Objects;
 use polar_sim::webhook::delivery::EVENT_LOG_CAPACITY;
@@ -105,8 +109,8 @@ async fn a_storm_of_redelivered_shuffled_webhooks_through_crashes_loses_nothing(
 
     // tollgate: the real binary on a private PostgreSQL cluster.
     let cluster = Cluster::start();
-    cluster.create_database("tollgate").await;
-    let database_url = cluster.url("tollgate");
+    let database = FreshDatabase::create_on(&cluster.server_url(), "tollgate_storm").await;
+    let database_url = format!("{}?sslmode=disable", database.url);
     let secret = polar_sim::generate_secret(SecretScheme::Standard);
     let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("storm-tollgate.log");
     let mut service = Service::start(&database_url, &secret, cluster::free_port(), log).await;

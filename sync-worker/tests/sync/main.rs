@@ -2,6 +2,7 @@
 //! database per test, Polar's webhooks signed like Polar signs them and sent over HTTP, the Polar
 //! simulator in process for reconciliation and overage, and stand-ins for Workers KV's sinks.
 
+// clippy.toml lets `#[test]` functions unwrap and panic; this lets their helpers too.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

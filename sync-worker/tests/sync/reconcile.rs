@@ -4,7 +4,7 @@
 //! closes again once Polar is back.
 
 use crate::support;
-use crate::support::TestDatabase;
+use crate::support::FreshDatabase;
 use polar_sim::{Action, RateLimit, Sim, SimConfig, SimHandle, SubscriptionStatus};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -29,7 +29,7 @@ async fn simulator(rate_limit: RateLimit) -> SimHandle {
 }
 
 struct World {
-    database: TestDatabase,
+    database: FreshDatabase,
     pool: PgPool,
     clock: Clock,
     deps: jobs::Deps,
@@ -37,7 +37,7 @@ struct World {
 
 impl World {
     async fn new(sim: &SimHandle, client: ClientConfig) -> Self {
-        let database = TestDatabase::create().await;
+        let database = FreshDatabase::create().await;
         let pool = PgPool::connect(&database.url).await.unwrap();
         MIGRATOR.run(&pool).await.unwrap();
         let catalog = Arc::new(app::load_catalog(&support::catalog_path()).unwrap());

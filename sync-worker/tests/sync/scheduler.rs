@@ -2,7 +2,7 @@
 //! Polar, run every job once per tick however their polls interleave; each run is recorded.
 
 use crate::support;
-use crate::support::TestDatabase;
+use crate::support::FreshDatabase;
 use chrono::{DateTime, Duration, Utc};
 use polar_sim::{Action, RateLimit, Sim, SimConfig};
 use secrecy::SecretString;
@@ -36,7 +36,7 @@ async fn two_replicas_never_run_the_same_tick_twice() {
     })
     .unwrap();
 
-    let mut database = TestDatabase::create().await;
+    let mut database = FreshDatabase::create().await;
     let replica = |clock: Clock| {
         let mut config = support::config(&database.url);
         config.polar.organization_token = Some(SecretString::from(sim.access_token().to_owned()));

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use sqlx::{Connection as _, PgConnection, PgPool};
+use sqlx::PgPool;
 use std::path::PathBuf;
 use tokio::sync::oneshot;
 use tollgate_sync::config::{
@@ -14,16 +14,14 @@ use tollgate_sync::signature::sign_legacy;
 use tollgate_sync::webhooks::Applier;
 use tollgate_sync::{App, Clock};
 
+#[path = "../../common/database.rs"]
+mod database;
+pub use database::FreshDatabase;
+
 /// The legacy-scheme secret of Polar's signing vectors.
 pub const SECRET: &str = "whsec_weqEH0hTc7ayeRNXIaS7rYErx8NOIZXqT9jIx0NO3lr";
 pub const API_TOKEN: &str = "test-token-0123456789abcdef";
 pub const CUSTOMER: &str = "user_01J8ZK3QX7M4";
-
-/// The PostgreSQL server the tests create their databases on.
-pub fn server_url() -> String {
-    std::env::var("TOLLGATE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
 
 pub fn catalog_path() -> PathBuf {
     PathBuf::from(concat!(
@@ -34,69 +32,6 @@ pub fn catalog_path() -> PathBuf {
 
 pub fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-}
-
-/// A uniquely named database, dropped when the test ends (passed or failed).
-pub struct TestDatabase {
-    pub name: String,
-    pub url: String,
-    dropped: bool,
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if self.dropped {
-            return;
-        }
-        // A failed test unwinds here, inside its runtime: drop the database from a thread.
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(drop_database(&name));
-        })
-        .join();
-    }
-}
-
-async fn drop_database(name: &str) {
-    let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-}
-
-impl TestDatabase {
-    pub async fn create() -> Self {
-        let name = format!("tollgate_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
-            .await
-            .expect(
-                "PostgreSQL at TOLLGATE_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432)",
-            );
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let url = format!("{}/{name}", server_url());
-        Self {
-            name,
-            url,
-            dropped: false,
-        }
-    }
-
-    pub async fn drop_now(&mut self) {
-        drop_database(&self.name).await;
-        self.dropped = true;
-    }
 }
 
 pub fn config(database_url: &str) -> Config {
@@ -128,7 +63,7 @@ pub struct TestApp {
     pub clock: Clock,
     pub pool: PgPool,
     pub applier: Applier,
-    pub database: TestDatabase,
+    pub database: FreshDatabase,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -148,7 +83,7 @@ impl TestApp {
 
     /// The service with another catalog than the example one.
     pub async fn spawn_with_catalog(now: &str, catalog: PathBuf) -> Self {
-        let database = TestDatabase::create().await;
+        let database = FreshDatabase::create().await;
         let clock = Clock::manual(at(now));
         let mut config = config(&database.url);
         config.catalog.path = catalog;
