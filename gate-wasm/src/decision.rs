@@ -5,6 +5,7 @@
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
+use crate::catalog::PlanIndex;
 use crate::time::Timestamp;
 
 /// The outcome of one check.
@@ -39,7 +40,7 @@ pub struct PlanEntry {
     pub(crate) key: String,
     pub(crate) name: String,
     pub(crate) rank: i64,
-    pub(crate) index: usize,
+    pub(crate) index: PlanIndex,
 }
 
 impl PlanEntry {
@@ -53,7 +54,7 @@ impl PlanEntry {
         self.rank
     }
     /// Position in rank order, lowest first.
-    pub fn index(&self) -> usize {
+    pub fn index(&self) -> PlanIndex {
         self.index
     }
 }

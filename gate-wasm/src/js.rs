@@ -229,7 +229,7 @@ impl WasmGate {
     }
 
     fn plan_index(&self, plan: &PlanEntry) -> f64 {
-        plan.index() as f64
+        plan.index().get() as f64
     }
 }
 

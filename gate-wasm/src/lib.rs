@@ -51,7 +51,8 @@ mod js;
 
 pub use account::{Account, Grant, GrantAmount};
 pub use catalog::{
-    Catalog, CatalogError, Feature, FeatureType, OnStale, Overage, Plan, PlanLimit, Reset,
+    Catalog, CatalogError, Feature, FeatureType, OnStale, Overage, Plan, PlanIndex, PlanLimit,
+    Reset,
 };
 pub use decision::{Decision, PlanEntry, Reason, Warning};
 pub use gate::{FeatureRef, Gate, Request};

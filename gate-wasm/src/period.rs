@@ -1,8 +1,15 @@
 //! Metered periods: when a count starts again from zero.
 
 use crate::catalog::Reset;
-use crate::entitlement::{Period, Term};
+use crate::entitlement::Term;
 use crate::time::Timestamp;
+
+/// A metered period: `used` counts from `start` until `resets_at`; `None` means it does not reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Period {
+    pub start: Option<Timestamp>,
+    pub resets_at: Option<Timestamp>,
+}
 
 /// The period of a metered feature current at `now`. `source` is the subscription that
 /// provides the effective plan (`None` on the default plan, which counts calendar months).

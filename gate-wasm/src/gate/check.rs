@@ -1,7 +1,7 @@
 //! `check`: DESIGN.md's decision rules over a compiled snapshot.
 
 use super::{FeatureRef, Gate, Provision};
-use crate::catalog::{FeatureType, OnStale};
+use crate::catalog::{FeatureType, OnStale, PlanIndex};
 use crate::decision::{Decision, PlanEntry, Reason, Warning};
 use crate::gate::CompiledFeature;
 use crate::period::metered_period;
@@ -128,14 +128,14 @@ impl Gate {
     fn upgrade(
         &self,
         feature: &CompiledFeature,
-        plan: usize,
+        plan: PlanIndex,
         used: u64,
         amount: u64,
         now: Timestamp,
     ) -> Option<&PlanEntry> {
         self.plans
             .iter()
-            .skip(plan + 1)
+            .skip(plan.get() + 1)
             .find(|p| feature.provision(p.index, now).covers(used, amount))
     }
 }

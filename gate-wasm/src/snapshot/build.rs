@@ -7,8 +7,8 @@ use super::{
     SnapshotWarning,
 };
 use crate::account::{Account, GrantAmount};
-use crate::catalog::{Catalog, Feature, FeatureType};
-use crate::entitlement::{ENDED_MEMORY_DAYS, Term, standing_at};
+use crate::catalog::{Catalog, Feature, FeatureType, PlanIndex};
+use crate::entitlement::{ENDED_MEMORY_DAYS, Term, standing_at, tie_break};
 use crate::gate::CompiledFeature;
 use crate::order::sorted_by;
 use crate::period::metered_period;
@@ -61,7 +61,9 @@ pub fn build_snapshot(catalog: &Catalog, account: &Account, now: Timestamp) -> S
     }
 
     let plans = catalog.plans();
-    let plan = plans.get(standing.plan).unwrap_or(catalog.default_plan());
+    let plan = catalog
+        .plan_at(standing.plan)
+        .unwrap_or(catalog.default_plan());
     Snapshot {
         schema: SCHEMA,
         customer: account.customer.clone(),
@@ -88,14 +90,14 @@ pub fn build_snapshot(catalog: &Catalog, account: &Account, now: Timestamp) -> S
 }
 
 /// The subscriptions worth keeping — entitling now, or stopped within the last 30 days — in the
-/// tie-break order `Gate` uses, with their compiled terms.
+/// [`tie_break`] order, with their compiled terms.
 fn subscriptions(
     catalog: &Catalog,
     account: &Account,
     now: Timestamp,
     warnings: &mut Vec<SnapshotWarning>,
 ) -> (Vec<SnapshotSubscription>, Vec<Term>) {
-    let mut kept: Vec<(SnapshotSubscription, Option<usize>)> = Vec::new();
+    let mut kept: Vec<(SnapshotSubscription, Option<PlanIndex>)> = Vec::new();
     for sub in &account.subscriptions {
         let plan = catalog.plan_index_for(sub);
         let facts = facts(catalog, sub, plan);
@@ -113,11 +115,7 @@ fn subscriptions(
             kept.push((facts, plan));
         }
     }
-    let kept = sorted_by(kept, |(a, _), (b, _)| {
-        b.current_period_start
-            .cmp(&a.current_period_start)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    let kept = sorted_by(kept, |(a, _), (b, _)| tie_break(a, b));
     let terms = kept
         .iter()
         .map(|(facts, plan)| Term::new(facts, *plan))
@@ -125,8 +123,8 @@ fn subscriptions(
     (kept.into_iter().map(|(facts, _)| facts).collect(), terms)
 }
 
-fn facts(catalog: &Catalog, sub: &Subscription, plan: Option<usize>) -> SnapshotSubscription {
-    let plan = plan.and_then(|i| catalog.plans().get(i));
+fn facts(catalog: &Catalog, sub: &Subscription, plan: Option<PlanIndex>) -> SnapshotSubscription {
+    let plan = plan.and_then(|i| catalog.plan_at(i));
     let grace_days = plan.map_or(0, |p| p.grace_days);
     let end = sub.current_period_end;
     SnapshotSubscription {
@@ -174,7 +172,7 @@ fn feature(
     catalog: &Catalog,
     feature: &Feature,
     account: &Account,
-    plan: usize,
+    plan: PlanIndex,
     source: Option<&Term>,
     now: Timestamp,
     warnings: &mut Vec<SnapshotWarning>,
