@@ -56,6 +56,7 @@ pub use catalog::{
 };
 pub use decision::{Decision, PlanEntry, Reason, Warning};
 pub use gate::{FeatureRef, Gate, Request};
+pub use period::{MeteredPeriods, Period, metered_periods};
 pub use quantity::{Allowance, Limit, WarnAt};
 pub use snapshot::{
     PlanRef, SCHEMA, Snapshot, SnapshotError, SnapshotFeature, SnapshotGrant, SnapshotPlan,

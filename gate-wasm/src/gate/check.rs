@@ -4,7 +4,6 @@ use super::{FeatureRef, Gate, Provision};
 use crate::catalog::{FeatureType, OnStale, PlanIndex};
 use crate::decision::{Decision, PlanEntry, Reason, Warning};
 use crate::gate::CompiledFeature;
-use crate::period::metered_period;
 use crate::quantity::Limit;
 use crate::time::Timestamp;
 
@@ -50,13 +49,7 @@ impl Gate {
             return decision;
         };
 
-        let period = match (feature.kind, feature.reset) {
-            (FeatureType::Metered, Some(reset)) => {
-                let source = standing.source.and_then(|i| self.terms.get(i));
-                Some(metered_period(reset, source, now))
-            }
-            _ => None,
-        };
+        let period = self.period_of(feature, standing, now);
         let used = feature.used_in(period);
         let provision = feature.provision(standing.plan, now);
         let on_stale = if decision.stale {

@@ -15,6 +15,7 @@ use crate::catalog::PlanIndex;
 use crate::decision::PlanEntry;
 use crate::entitlement::{Standing, Term, standing_at, tie_break};
 use crate::order::sorted_by;
+use crate::period::{Period, feature_period};
 use crate::snapshot::{SCHEMA, Snapshot, SnapshotError};
 use crate::time::Timestamp;
 
@@ -184,8 +185,28 @@ impl Gate {
         self.plan_entry(self.standing_at(now).plan)
     }
 
+    /// The period a metered feature counts in at `now` (as `check` judges `used` and
+    /// `resetsAt`); `None` for other and unknown features.
+    pub fn period(&self, feature: &str, now: Timestamp) -> Option<Period> {
+        let feature = self
+            .resolve(feature)
+            .0
+            .and_then(|i| self.features.get(i as usize))?;
+        self.period_of(feature, self.standing_at(now), now)
+    }
+
     pub(crate) fn standing_at(&self, now: Timestamp) -> Standing {
         standing_at(&self.terms, self.default_plan, now)
+    }
+
+    fn period_of(
+        &self,
+        feature: &CompiledFeature,
+        standing: Standing,
+        now: Timestamp,
+    ) -> Option<Period> {
+        let source = standing.source.and_then(|i| self.terms.get(i));
+        feature_period(feature.kind, feature.reset, source, now)
     }
 
     #[expect(
