@@ -156,18 +156,21 @@ impl WasmGate {
         u32::try_from(index).unwrap_or(u32::MAX)
     }
 
-    /// Checks `amount` units of the feature at `index` (from `resolve`) at `now_ms` and writes
-    /// the Decision into the scratch block. The wrapper passes a non-negative safe integer
-    /// amount and a whole, in-range `now_ms`.
-    pub fn check(&self, index: u32, amount: f64, now_ms: f64) {
+    /// Checks `amount` units of the feature at `index` (from `resolve`) at `now_ms`, on top of
+    /// `pending` units not yet in the snapshot, and writes the Decision into the scratch block.
+    /// The wrapper passes non-negative safe integer amounts and a whole, in-range `now_ms`.
+    pub fn check(&self, index: u32, amount: f64, now_ms: f64, pending: f64) {
         let feature = usize::try_from(index)
             .ok()
             .and_then(|index| self.features.get(index).copied())
             .unwrap_or(FeatureRef::UNKNOWN);
         // `as` saturates; the wrapper has already refused what would not convert exactly.
-        let decision = self
-            .gate
-            .check_ref(feature, amount as u64, timestamp(now_ms));
+        let decision = self.gate.check_ref_with_pending(
+            feature,
+            amount as u64,
+            pending as u64,
+            timestamp(now_ms),
+        );
         self.write(&decision);
     }
 

@@ -16,8 +16,24 @@ pub struct Request<'a> {
 
 impl Gate {
     /// May the customer use `amount` of `feature` at `now`? Deterministic and total.
+    #[inline]
     pub fn check(&self, feature: &str, amount: u64, now: Timestamp) -> Decision<'_> {
-        self.check_ref(self.resolve(feature), amount, now)
+        self.check_ref_with_pending(self.resolve(feature), amount, 0, now)
+    }
+
+    /// `check`, counting `pending` units of `feature` used since the snapshot was issued and
+    /// not yet in it (a Worker's own count of what it allowed): the Decision is the one a
+    /// snapshot whose `used` included them would give. Pending units belong to the period
+    /// current at `now`; see [`Gate::period`]. Booleans have no usage and ignore them.
+    #[inline]
+    pub fn check_with_pending(
+        &self,
+        feature: &str,
+        amount: u64,
+        pending: u64,
+        now: Timestamp,
+    ) -> Decision<'_> {
+        self.check_ref_with_pending(self.resolve(feature), amount, pending, now)
     }
 
     /// Each request decided on its own against this snapshot at `now`.
@@ -29,7 +45,19 @@ impl Gate {
     }
 
     /// `check` for a feature already resolved with `resolve`.
+    #[inline]
     pub fn check_ref(&self, feature: FeatureRef, amount: u64, now: Timestamp) -> Decision<'_> {
+        self.check_ref_with_pending(feature, amount, 0, now)
+    }
+
+    /// `check_with_pending` for a feature already resolved with `resolve`.
+    pub fn check_ref_with_pending(
+        &self,
+        feature: FeatureRef,
+        amount: u64,
+        pending: u64,
+        now: Timestamp,
+    ) -> Decision<'_> {
         let standing = self.standing_at(now);
         let mut decision = Decision {
             allowed: false,
@@ -50,7 +78,7 @@ impl Gate {
         };
 
         let period = self.period_of(feature, standing, now);
-        let used = feature.used_in(period);
+        let used = feature.used_in(period).saturating_add(pending);
         let provision = feature.provision(standing.plan, now);
         let on_stale = if decision.stale {
             feature.on_stale
