@@ -105,7 +105,7 @@ struct Scratch {
     allowed: Cell<f64>,
     /// Index in `reasonCodes()`.
     reason: Cell<f64>,
-    /// Index in `WasmGate::plans()`.
+    /// Index in `WasmGate::plans()`; -1 for null (never from a gate).
     plan: Cell<f64>,
     /// NaN for null.
     limit: Cell<f64>,
@@ -120,7 +120,7 @@ struct Scratch {
     warning: Cell<f64>,
     /// Index in `WasmGate::plans()`; -1 for null.
     upgrade: Cell<f64>,
-    /// Epoch milliseconds.
+    /// Epoch milliseconds; NaN for null (never from a gate).
     as_of: Cell<f64>,
     /// 1 or 0.
     stale: Cell<f64>,
@@ -211,7 +211,9 @@ impl WasmGate {
         let scratch = &self.scratch;
         scratch.allowed.set(flag(decision.allowed));
         scratch.reason.set(f64::from(decision.reason as u8));
-        scratch.plan.set(self.plan_index(decision.plan));
+        scratch
+            .plan
+            .set(decision.plan.map_or(-1.0, |plan| self.plan_index(plan)));
         scratch.limit.set(quantity(decision.limit));
         scratch.used.set(quantity(decision.used));
         scratch.remaining.set(quantity(decision.remaining));
@@ -227,7 +229,7 @@ impl WasmGate {
         scratch
             .upgrade
             .set(decision.upgrade.map_or(-1.0, |plan| self.plan_index(plan)));
-        scratch.as_of.set(millis(decision.as_of));
+        scratch.as_of.set(decision.as_of.map_or(f64::NAN, millis));
         scratch.stale.set(flag(decision.stale));
     }
 

@@ -62,7 +62,7 @@ impl Gate {
         let mut decision = Decision {
             allowed: false,
             reason: Reason::UnknownFeature,
-            plan: self.plan_entry(standing.plan),
+            plan: Some(self.plan_entry(standing.plan)),
             limit: None,
             used: None,
             remaining: None,
@@ -70,7 +70,7 @@ impl Gate {
             overage: 0,
             warning: standing.past_due.then_some(Warning::PaymentPastDue),
             upgrade: None,
-            as_of: self.issued_at,
+            as_of: Some(self.issued_at),
             stale: now >= self.stale_after,
         };
         let Some(feature) = feature.0.and_then(|i| self.features.get(i as usize)) else {
