@@ -3,7 +3,7 @@
 //! Every handler returns `Result<_, AppError>`; [`AppError::status`] and [`AppError::body`]
 //! decide the answer in this one place. Client errors carry a stable `code` and a message naming
 //! the problem; internal errors answer an opaque 500 and are logged once by the caller.
-//! Refusals by the gate (402/403) are decisions, not errors, and live in `answer`.
+//! Refusals by the gate (402/403) are decisions, not errors, and live in [`crate::gate`].
 
 use serde_json::{Value, json};
 

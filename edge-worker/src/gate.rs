@@ -14,7 +14,7 @@ use crate::policy::FailurePolicy;
 use crate::store::Compiled;
 
 /// Reason of a refusal for want of any snapshot (policy `closed`, or `last_known_good` with
-/// nothing known).
+/// nothing known): the engine's `Reason::SnapshotUnavailable`.
 pub const SNAPSHOT_UNAVAILABLE: &str = "snapshot_unavailable";
 
 /// Headers the Worker sets on proxied requests; a client's own values are dropped.
@@ -46,45 +46,14 @@ pub fn decide(
     now: Timestamp,
 ) -> Answer {
     let gate = &compiled.gate;
-    let metered = compiled.is_metered(feature);
-    let first = gate.check(feature, amount, now);
-    let local = if metered {
-        usage.pending(feature, first.resets_at)
-    } else {
-        0
-    };
-    let decision = if local == 0 {
-        first
-    } else {
-        with_local_usage(
-            gate.check(feature, amount.saturating_add(local), now),
-            amount,
-            local,
-        )
-    };
+    // Only metered features have a period, and only they are counted here.
+    let period = gate.period(feature, now);
+    let pending = period.map_or(0, |p| usage.pending(feature, p.resets_at));
+    let decision = gate.check_with_pending(feature, amount, pending, now);
     let failure_policy = (decision.stale && decision.reason != Reason::UnknownFeature)
         .then(|| compiled.on_stale(feature));
-    Answer {
-        feature: feature.to_owned(),
-        allowed: decision.allowed,
-        reason: decision.reason.as_str(),
-        failure_policy,
-        count_in: (decision.allowed && metered).then_some(decision.resets_at),
-        decision: to_map(&decision),
-    }
-}
-
-/// Re-expresses a check of `amount + local` units as a check of `amount` units when `local`
-/// were already used.
-fn with_local_usage(mut d: Decision<'_>, amount: u64, local: u64) -> Decision<'_> {
-    d.used = d.used.map(|u| u.saturating_add(local));
-    d.overage = d.overage.min(amount);
-    if !d.allowed
-        && let (Some(limit), Some(used)) = (d.limit, d.used)
-    {
-        d.remaining = Some(limit.saturating_sub(used));
-    }
-    d
+    let count_in = (decision.allowed && period.is_some()).then_some(decision.resets_at);
+    Answer::new(feature, &decision, failure_policy, count_in)
 }
 
 fn to_map(decision: &Decision<'_>) -> Map<String, Value> {
@@ -96,28 +65,32 @@ fn to_map(decision: &Decision<'_>) -> Map<String, Value> {
 }
 
 impl Answer {
-    /// An answer without any snapshot, by the feature's failure policy.
-    pub fn unavailable(feature: &str, policy: FailurePolicy) -> Self {
-        let allowed = policy == FailurePolicy::Open;
-        let reason = if allowed { "ok" } else { SNAPSHOT_UNAVAILABLE };
-        let decision = json!({
-            "allowed": allowed, "reason": reason, "plan": null, "limit": null, "used": null,
-            "remaining": null, "resetsAt": null, "overage": 0, "warning": null,
-            "upgrade": null, "asOf": null, "stale": true,
-        });
+    fn new(
+        feature: &str,
+        decision: &Decision<'_>,
+        failure_policy: Option<FailurePolicy>,
+        count_in: Option<Option<Timestamp>>,
+    ) -> Self {
         Self {
             feature: feature.to_owned(),
-            allowed,
-            reason,
-            failure_policy: Some(policy),
-            decision: match decision {
-                Value::Object(map) => map,
-                _ => Map::new(),
-            },
-            // Without a snapshot nothing says whether the feature is metered: usage allowed
-            // open is not counted (the app's own metering, if any, still is).
-            count_in: None,
+            allowed: decision.allowed,
+            reason: decision.reason.as_str(),
+            failure_policy,
+            decision: to_map(decision),
+            count_in,
         }
+    }
+
+    /// An answer without any snapshot, by the feature's failure policy.
+    pub fn unavailable(feature: &str, policy: FailurePolicy) -> Self {
+        // Without a snapshot nothing says whether the feature is metered: usage allowed open is
+        // not counted (the app's own metering, if any, still is).
+        Self::new(
+            feature,
+            &Decision::unavailable(policy.into()),
+            Some(policy),
+            None,
+        )
     }
 
     /// Marks an answer given from the isolate's last known snapshot because KV failed.
@@ -319,6 +292,25 @@ mod tests {
         assert_eq!(closed.reason, SNAPSHOT_UNAVAILABLE);
         assert_eq!(closed.refusal_status(), 403);
         assert_eq!(closed.refusal_body(|_| None)["failurePolicy"], "closed");
+    }
+
+    #[test]
+    fn without_a_snapshot_nothing_is_known() {
+        let closed = Answer::unavailable("api_calls", FailurePolicy::LastKnownGood);
+        assert_eq!(
+            closed.check_body(),
+            json!({
+                "allowed": false, "reason": "snapshot_unavailable", "plan": null, "limit": null,
+                "used": null, "remaining": null, "resetsAt": null, "overage": 0, "warning": null,
+                "upgrade": null, "asOf": null, "stale": true, "feature": "api_calls",
+                "failurePolicy": "last_known_good",
+            })
+        );
+        assert_eq!(closed.count_in, None);
+        assert_eq!(
+            Answer::unavailable("api_calls", FailurePolicy::Open).check_body()["reason"],
+            "ok"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use tollgate_gate::OnStale;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,6 +30,27 @@ impl FailurePolicy {
             Self::Open => "open",
             Self::Closed => "closed",
             Self::LastKnownGood => "last_known_good",
+        }
+    }
+}
+
+/// The engine's name for the same three answers (a feature's `on_stale` in the catalog).
+impl From<FailurePolicy> for OnStale {
+    fn from(policy: FailurePolicy) -> Self {
+        match policy {
+            FailurePolicy::Open => OnStale::Open,
+            FailurePolicy::Closed => OnStale::Closed,
+            FailurePolicy::LastKnownGood => OnStale::LastKnownGood,
+        }
+    }
+}
+
+impl From<OnStale> for FailurePolicy {
+    fn from(on_stale: OnStale) -> Self {
+        match on_stale {
+            OnStale::Open => FailurePolicy::Open,
+            OnStale::Closed => FailurePolicy::Closed,
+            OnStale::LastKnownGood => FailurePolicy::LastKnownGood,
         }
     }
 }

@@ -87,6 +87,14 @@ function units(amount, what) {
   );
 }
 
+function pendingUnits(pending, what) {
+  if (typeof pending === "number" && Number.isSafeInteger(pending) && pending >= 0) return pending;
+  throw new GateError(
+    "invalid_pending",
+    `${what}: pending must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got ${describe(pending)}`,
+  );
+}
+
 /** JSON text of a caller's object; what JSON cannot hold (a BigInt, a cycle) is that input's error. */
 function toJson(value, code, what) {
   try {
@@ -210,11 +218,19 @@ export class Gate {
     return new Gate(internal, engine(() => WasmGate.fromJson(json)));
   }
 
-  /** May the customer use `amount` (default 1) of `feature` at `now` (default: the current time)? */
-  check(feature, amount, now) {
+  /**
+   * May the customer use `amount` (default 1) of `feature` at `now` (default: the current time),
+   * on top of `pending` (default 0) units used since the snapshot was issued and not yet in it?
+   */
+  check(feature, amount, now, pending) {
     let index = this.#features.get(feature);
     if (index === undefined) index = this.#resolve(feature, "check");
-    this.#wasm.check(index, units(amount, "check"), instant(now, "check"));
+    this.#wasm.check(
+      index,
+      units(amount, "check"),
+      instant(now, "check"),
+      pending === undefined ? 0 : pendingUnits(pending, "check"),
+    );
     return this.#decision();
   }
 
@@ -239,7 +255,7 @@ export class Gate {
       }
       let index = this.#features.get(request.feature);
       if (index === undefined) index = this.#resolve(request.feature, what);
-      this.#wasm.check(index, units(request.amount, what), at);
+      this.#wasm.check(index, units(request.amount, what), at, 0);
       decisions[i] = this.#decision();
     }
     return decisions;

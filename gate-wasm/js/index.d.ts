@@ -234,6 +234,7 @@ export type GateErrorCode =
   | "invalid_snapshot"
   | "unsupported_schema"
   | "invalid_amount"
+  | "invalid_pending"
   | "invalid_now"
   | "invalid_request"
   | "invalid_argument"
@@ -266,8 +267,11 @@ export declare class Gate {
   private constructor();
   /** Compiles a snapshot, given as the object `buildSnapshot` returns or as its JSON text. */
   static fromSnapshot(snapshot: Snapshot | string): Gate;
-  /** May the customer use `amount` (default 1) of `feature` at `now`? */
-  check(feature: string, amount?: number, now?: Instant): Decision;
+  /**
+   * May the customer use `amount` (default 1) of `feature` at `now`, on top of `pending`
+   * (default 0) units used since the snapshot was issued and not yet in it?
+   */
+  check(feature: string, amount?: number, now?: Instant, pending?: number): Decision;
   /** Checks each request independently against the same snapshot and `now`. */
   checkMany(requests: readonly CheckRequest[], now?: Instant): Decision[];
   /** Releases the gate's memory now rather than at garbage collection; later use throws `freed`. */

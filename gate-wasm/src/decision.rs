@@ -5,6 +5,7 @@
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
+use crate::catalog::{OnStale, PlanIndex};
 use crate::time::Timestamp;
 
 /// The outcome of one check.
@@ -12,8 +13,8 @@ use crate::time::Timestamp;
 pub struct Decision<'a> {
     pub allowed: bool,
     pub reason: Reason,
-    /// The effective plan at `now`.
-    pub plan: &'a PlanEntry,
+    /// The effective plan at `now`; `None` only without a snapshot ([`Decision::unavailable`]).
+    pub plan: Option<&'a PlanEntry>,
     /// `None` when unlimited, and for booleans and unknown features.
     pub limit: Option<u64>,
     /// The level before this request; `None` for booleans and unknown features.
@@ -27,8 +28,8 @@ pub struct Decision<'a> {
     pub warning: Option<Warning>,
     /// On a refusal: the cheapest plan that would allow this request.
     pub upgrade: Option<&'a PlanEntry>,
-    /// The snapshot's `issued_at`.
-    pub as_of: Timestamp,
+    /// The snapshot's `issued_at`; `None` without a snapshot.
+    pub as_of: Option<Timestamp>,
     /// Whether the snapshot is past its `stale_after`.
     pub stale: bool,
 }
@@ -39,7 +40,7 @@ pub struct PlanEntry {
     pub(crate) key: String,
     pub(crate) name: String,
     pub(crate) rank: i64,
-    pub(crate) index: usize,
+    pub(crate) index: PlanIndex,
 }
 
 impl PlanEntry {
@@ -53,8 +54,35 @@ impl PlanEntry {
         self.rank
     }
     /// Position in rank order, lowest first.
-    pub fn index(&self) -> usize {
+    pub fn index(&self) -> PlanIndex {
         self.index
+    }
+}
+
+impl Decision<'static> {
+    /// The answer when no snapshot can be read at all, by the feature's failure policy: `open`
+    /// allows; `closed` refuses, and so does `last_known_good`, since nothing is known. Nothing
+    /// is known of the plan, the limit or the usage, and the answer counts as stale.
+    pub fn unavailable(policy: OnStale) -> Decision<'static> {
+        let allowed = policy == OnStale::Open;
+        Decision {
+            allowed,
+            reason: if allowed {
+                Reason::Ok
+            } else {
+                Reason::SnapshotUnavailable
+            },
+            plan: None,
+            limit: None,
+            used: None,
+            remaining: None,
+            resets_at: None,
+            overage: 0,
+            warning: None,
+            upgrade: None,
+            as_of: None,
+            stale: true,
+        }
     }
 }
 
@@ -93,6 +121,8 @@ codes!(
         SubscriptionEnded = "subscription_ended",
         PaymentOverdue = "payment_overdue",
         StaleSnapshot = "stale_snapshot",
+        // No snapshot could be read: only `Decision::unavailable` gives it.
+        SnapshotUnavailable = "snapshot_unavailable",
     }
 );
 
@@ -119,7 +149,7 @@ impl Serialize for Decision<'_> {
         let mut out = s.serialize_struct("Decision", 12)?;
         out.serialize_field("allowed", &self.allowed)?;
         out.serialize_field("reason", &self.reason)?;
-        out.serialize_field("plan", &self.plan.key)?;
+        out.serialize_field("plan", &self.plan.map(PlanEntry::key))?;
         out.serialize_field("limit", &self.limit)?;
         out.serialize_field("used", &self.used)?;
         out.serialize_field("remaining", &self.remaining)?;
@@ -130,5 +160,43 @@ impl Serialize for Decision<'_> {
         out.serialize_field("asOf", &self.as_of)?;
         out.serialize_field("stale", &self.stale)?;
         out.end()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Decision, Reason};
+    use crate::catalog::OnStale;
+
+    #[test]
+    fn without_a_snapshot_open_allows_and_the_others_refuse() {
+        let open = Decision::unavailable(OnStale::Open);
+        assert!(open.allowed);
+        assert_eq!(open.reason, Reason::Ok);
+        for policy in [OnStale::Closed, OnStale::LastKnownGood] {
+            let refused = Decision::unavailable(policy);
+            assert!(!refused.allowed);
+            assert_eq!(refused.reason.as_str(), "snapshot_unavailable");
+        }
+    }
+
+    #[test]
+    fn without_a_snapshot_nothing_is_known_and_the_answer_is_stale() {
+        let closed = serde_json::to_value(Decision::unavailable(OnStale::Closed)).unwrap();
+        assert_eq!(
+            closed,
+            json!({
+                "allowed": false, "reason": "snapshot_unavailable", "plan": null,
+                "limit": null, "used": null, "remaining": null, "resetsAt": null,
+                "overage": 0, "warning": null, "upgrade": null, "asOf": null, "stale": true,
+            })
+        );
+        let open = serde_json::to_value(Decision::unavailable(OnStale::Open)).unwrap();
+        assert_eq!(open["allowed"], true);
+        assert_eq!(open["reason"], "ok");
+        assert_eq!(open["stale"], true);
     }
 }

@@ -4,7 +4,11 @@
 //! and, once it has stopped, the reason a refusal gives — so that judging `now` is a handful of
 //! integer comparisons.
 
+use std::cmp::Ordering;
+
+use crate::catalog::PlanIndex;
 use crate::decision::Reason;
+use crate::period::Period;
 use crate::polar::{Interval, SubscriptionStatus};
 use crate::snapshot::SnapshotSubscription;
 use crate::time::{DAY_MS, Timestamp};
@@ -15,8 +19,8 @@ pub(crate) const ENDED_MEMORY_DAYS: i64 = 30;
 /// One subscription, compiled.
 #[derive(Clone, Debug)]
 pub(crate) struct Term {
-    /// Index of its plan in rank order; `None` for a product no plan claims.
-    pub plan: Option<usize>,
+    /// Its plan; `None` for a product no plan claims.
+    pub plan: Option<PlanIndex>,
     pub past_due: bool,
     /// Entitles while `now < until`.
     until: Timestamp,
@@ -30,24 +34,17 @@ pub(crate) struct Term {
     interval_count: u32,
 }
 
-/// A metered period: `used` counts from `start` until `resets_at`; `None` means it does not reset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Period {
-    pub start: Option<Timestamp>,
-    pub resets_at: Option<Timestamp>,
-}
-
 /// The effective plan at an instant and the subscription that provides it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Standing {
-    pub plan: usize,
+    pub plan: PlanIndex,
     /// Index of the source subscription; `None` on the default plan.
     pub source: Option<usize>,
     pub past_due: bool,
 }
 
 impl Term {
-    pub(crate) fn new(sub: &SnapshotSubscription, plan: Option<usize>) -> Term {
+    pub(crate) fn new(sub: &SnapshotSubscription, plan: Option<PlanIndex>) -> Term {
         use SubscriptionStatus as S;
         let end = sub.current_period_end;
         let stopped = sub.ended_at.or(end).unwrap_or(sub.current_period_start);
@@ -158,11 +155,20 @@ impl Term {
     }
 }
 
+/// The order subscriptions are considered in, the first of equals winning: the latest
+/// `current_period_start` first, then the smallest id. Building a snapshot and compiling it both
+/// sort by it, so the snapshot and its gate pick the same source subscription.
+pub(crate) fn tie_break(a: &SnapshotSubscription, b: &SnapshotSubscription) -> Ordering {
+    b.current_period_start
+        .cmp(&a.current_period_start)
+        .then_with(|| a.id.cmp(&b.id))
+}
+
 /// The effective plan at `now`: the highest-ranked plan among entitling subscriptions (a
 /// subscription in good standing preferred to a `past_due` one of the same plan), else the
-/// default. `terms` are in tie-break order, so the first of equals wins.
-pub(crate) fn standing_at(terms: &[Term], default_plan: usize, now: Timestamp) -> Standing {
-    let mut best: Option<(usize, usize, bool)> = None;
+/// default. `terms` are in [`tie_break`] order, so the first of equals wins.
+pub(crate) fn standing_at(terms: &[Term], default_plan: PlanIndex, now: Timestamp) -> Standing {
+    let mut best: Option<(PlanIndex, usize, bool)> = None;
     for (index, term) in terms.iter().enumerate() {
         let Some(plan) = term.plan else { continue };
         if !term.entitles(now) {

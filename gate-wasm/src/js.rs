@@ -105,7 +105,7 @@ struct Scratch {
     allowed: Cell<f64>,
     /// Index in `reasonCodes()`.
     reason: Cell<f64>,
-    /// Index in `WasmGate::plans()`.
+    /// Index in `WasmGate::plans()`; -1 for null (never from a gate).
     plan: Cell<f64>,
     /// NaN for null.
     limit: Cell<f64>,
@@ -120,7 +120,7 @@ struct Scratch {
     warning: Cell<f64>,
     /// Index in `WasmGate::plans()`; -1 for null.
     upgrade: Cell<f64>,
-    /// Epoch milliseconds.
+    /// Epoch milliseconds; NaN for null (never from a gate).
     as_of: Cell<f64>,
     /// 1 or 0.
     stale: Cell<f64>,
@@ -156,18 +156,21 @@ impl WasmGate {
         u32::try_from(index).unwrap_or(u32::MAX)
     }
 
-    /// Checks `amount` units of the feature at `index` (from `resolve`) at `now_ms` and writes
-    /// the Decision into the scratch block. The wrapper passes a non-negative safe integer
-    /// amount and a whole, in-range `now_ms`.
-    pub fn check(&self, index: u32, amount: f64, now_ms: f64) {
+    /// Checks `amount` units of the feature at `index` (from `resolve`) at `now_ms`, on top of
+    /// `pending` units not yet in the snapshot, and writes the Decision into the scratch block.
+    /// The wrapper passes non-negative safe integer amounts and a whole, in-range `now_ms`.
+    pub fn check(&self, index: u32, amount: f64, now_ms: f64, pending: f64) {
         let feature = usize::try_from(index)
             .ok()
             .and_then(|index| self.features.get(index).copied())
             .unwrap_or(FeatureRef::UNKNOWN);
         // `as` saturates; the wrapper has already refused what would not convert exactly.
-        let decision = self
-            .gate
-            .check_ref(feature, amount as u64, timestamp(now_ms));
+        let decision = self.gate.check_ref_with_pending(
+            feature,
+            amount as u64,
+            pending as u64,
+            timestamp(now_ms),
+        );
         self.write(&decision);
     }
 
@@ -208,7 +211,9 @@ impl WasmGate {
         let scratch = &self.scratch;
         scratch.allowed.set(flag(decision.allowed));
         scratch.reason.set(f64::from(decision.reason as u8));
-        scratch.plan.set(self.plan_index(decision.plan));
+        scratch
+            .plan
+            .set(decision.plan.map_or(-1.0, |plan| self.plan_index(plan)));
         scratch.limit.set(quantity(decision.limit));
         scratch.used.set(quantity(decision.used));
         scratch.remaining.set(quantity(decision.remaining));
@@ -224,12 +229,12 @@ impl WasmGate {
         scratch
             .upgrade
             .set(decision.upgrade.map_or(-1.0, |plan| self.plan_index(plan)));
-        scratch.as_of.set(millis(decision.as_of));
+        scratch.as_of.set(decision.as_of.map_or(f64::NAN, millis));
         scratch.stale.set(flag(decision.stale));
     }
 
     fn plan_index(&self, plan: &PlanEntry) -> f64 {
-        plan.index() as f64
+        plan.index().get() as f64
     }
 }
 

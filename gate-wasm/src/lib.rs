@@ -51,10 +51,12 @@ mod js;
 
 pub use account::{Account, Grant, GrantAmount};
 pub use catalog::{
-    Catalog, CatalogError, Feature, FeatureType, OnStale, Overage, Plan, PlanLimit, Reset,
+    Catalog, CatalogError, Feature, FeatureType, OnStale, Overage, Plan, PlanIndex, PlanLimit,
+    Reset,
 };
 pub use decision::{Decision, PlanEntry, Reason, Warning};
 pub use gate::{FeatureRef, Gate, Request};
+pub use period::{MeteredPeriods, Period, metered_periods};
 pub use quantity::{Allowance, Limit, WarnAt};
 pub use snapshot::{
     PlanRef, SCHEMA, Snapshot, SnapshotError, SnapshotFeature, SnapshotGrant, SnapshotPlan,

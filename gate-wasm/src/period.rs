@@ -1,12 +1,88 @@
 //! Metered periods: when a count starts again from zero.
+//!
+//! One code path gives every period: `build_snapshot` writes it into the snapshot, `Gate::check`
+//! recomputes it at `now`, and [`metered_periods`] gives it to the sync worker, which keeps a
+//! counter per period, without building a snapshot.
 
-use crate::catalog::Reset;
-use crate::entitlement::{Period, Term};
+use crate::account::Account;
+use crate::catalog::{Catalog, FeatureType, Reset};
+use crate::entitlement::Term;
+use crate::snapshot::kept_subscriptions;
 use crate::time::Timestamp;
 
-/// The period of a metered feature current at `now`. `source` is the subscription that
-/// provides the effective plan (`None` on the default plan, which counts calendar months).
-pub(crate) fn metered_period(reset: Reset, source: Option<&Term>, now: Timestamp) -> Period {
+/// A metered period: `used` counts from `start` until `resets_at`.
+///
+/// `start` is `None` for a feature that never resets. `resets_at` is `None` when no reset is
+/// due: a feature that never resets, or a `past_due` billing period, which does not roll over
+/// while unpaid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Period {
+    pub start: Option<Timestamp>,
+    pub resets_at: Option<Timestamp>,
+}
+
+/// The periods the metered features of a catalog count in, for one account at one instant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeteredPeriods<'c> {
+    /// By feature key, in the catalog's (sorted) order.
+    periods: Vec<(&'c str, Period)>,
+}
+
+impl<'c> MeteredPeriods<'c> {
+    /// The period `feature` counts in; `None` when the catalog has no metered feature of that
+    /// name.
+    pub fn get(&self, feature: &str) -> Option<Period> {
+        self.periods
+            .binary_search_by(|(key, _)| (*key).cmp(feature))
+            .ok()
+            .and_then(|i| self.periods.get(i))
+            .map(|(_, period)| *period)
+    }
+
+    /// Every metered feature with its period, by key.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&'c str, Period)> + '_ {
+        self.periods.iter().copied()
+    }
+}
+
+/// The period each metered feature counts in for `account` at `now`: exactly the
+/// `period_start` and `resets_at` of `build_snapshot(catalog, account, now)`, without building
+/// the snapshot. Usage, gauges and grants do not move a period; only the subscriptions do.
+pub fn metered_periods<'c>(
+    catalog: &'c Catalog,
+    account: &Account,
+    now: Timestamp,
+) -> MeteredPeriods<'c> {
+    let kept = kept_subscriptions(catalog, account, now);
+    let (_, source) = kept.standing_at(catalog, now);
+    let periods = catalog
+        .features()
+        .iter()
+        .filter_map(|f| {
+            Some((
+                f.key.as_str(),
+                feature_period(f.kind, f.reset, source, now)?,
+            ))
+        })
+        .collect();
+    MeteredPeriods { periods }
+}
+
+/// The period a feature counts in at `now`; `None` unless it is metered. `source` is the
+/// subscription that provides the effective plan (`None` on the default plan).
+pub(crate) fn feature_period(
+    kind: FeatureType,
+    reset: Option<Reset>,
+    source: Option<&Term>,
+    now: Timestamp,
+) -> Option<Period> {
+    match (kind, reset) {
+        (FeatureType::Metered, Some(reset)) => Some(metered_period(reset, source, now)),
+        _ => None,
+    }
+}
+
+fn metered_period(reset: Reset, source: Option<&Term>, now: Timestamp) -> Period {
     match reset {
         Reset::Never => Period {
             start: None,

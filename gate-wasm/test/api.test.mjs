@@ -226,6 +226,37 @@ describe("check", () => {
     }
   });
 
+  test("counts pending units as if the snapshot held them", () => {
+    const free = Gate.fromSnapshot(buildSnapshot(catalog, freeAccount(), ISSUED_AT));
+    assert.equal(free.check("api_calls", 990, at).allowed, true);
+    const refused = free.check("api_calls", 990, at, 1);
+    assert.equal(refused.allowed, false);
+    assert.equal(refused.reason, "limit_reached");
+    assert.equal(refused.used, 11);
+    assert.equal(refused.remaining, 989);
+    assert.deepEqual(refused.upgrade, { plan: "premium", name: "Premium" });
+
+    const account = freeAccount();
+    account.usage.api_calls += 500;
+    const holding = Gate.fromSnapshot(buildSnapshot(catalog, account, ISSUED_AT));
+    for (const amount of [0, 1, 489, 490, 491]) {
+      assert.deepEqual(free.check("api_calls", amount, at, 500), holding.check("api_calls", amount, at));
+    }
+  });
+
+  test("pending defaults to 0", () => {
+    const plain = gate.check("api_calls", 1, at);
+    assert.deepEqual(gate.check("api_calls", 1, at, undefined), plain);
+    assert.deepEqual(gate.check("api_calls", 1, at, 0), plain);
+    assert.equal(gate.check("api_calls", 1, at, 2).used, plain.used + 2);
+  });
+
+  test("refuses a bad pending with invalid_pending", () => {
+    for (const pending of [-1, 1.5, Number.NaN, Infinity, 2 ** 53, "3", 3n, null]) {
+      assertGateError(() => gate.check("api_calls", 1, at, pending), "invalid_pending", /pending/);
+    }
+  });
+
   test("refuses a bad now with invalid_now", () => {
     for (const now of [new Date("not a date"), Number.NaN, 9e15, "2026-11-24", {}]) {
       assertGateError(() => gate.check("projects", 1, now), "invalid_now", /now/);

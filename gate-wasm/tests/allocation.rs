@@ -51,6 +51,7 @@ fn check_does_not_allocate() {
         for amount in [0, 1, 60, 1_000_000] {
             for now in [support::now(), later] {
                 allowed += usize::from(gate.check(feature, amount, now).allowed);
+                allowed += usize::from(gate.check_with_pending(feature, amount, 7, now).allowed);
             }
         }
     }

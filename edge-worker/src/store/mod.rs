@@ -10,10 +10,9 @@
 pub mod cache;
 pub mod kv;
 
-use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use tollgate_gate::{FeatureType, Gate, OnStale, SCHEMA, Snapshot, SnapshotError, Timestamp};
+use tollgate_gate::{Gate, OnStale, SCHEMA, Snapshot, SnapshotError, Timestamp};
 
 use crate::policy::FailurePolicy;
 
@@ -40,8 +39,6 @@ pub enum StoreError {
 #[derive(Debug)]
 pub struct Compiled {
     pub gate: Gate,
-    /// Features counted per request (`type = "metered"`); gauges are levels the app reports.
-    metered: BTreeSet<String>,
     /// Features whose catalog `on_stale` is not the default, as the engine applies it.
     on_stale: Vec<(String, FailurePolicy)>,
 }
@@ -70,30 +67,13 @@ impl Compiled {
 
     pub fn new(snapshot: &Snapshot) -> Result<Rc<Self>, SnapshotError> {
         let gate = Gate::new(snapshot)?;
-        let metered = snapshot
-            .features
-            .iter()
-            .filter(|(_, f)| f.kind == FeatureType::Metered)
-            .map(|(k, _)| k.clone())
-            .collect();
         let on_stale = snapshot
             .features
             .iter()
             .filter(|(_, f)| f.on_stale != OnStale::LastKnownGood)
-            .map(|(k, f)| {
-                let policy = match f.on_stale {
-                    OnStale::Open => FailurePolicy::Open,
-                    OnStale::Closed => FailurePolicy::Closed,
-                    OnStale::LastKnownGood => FailurePolicy::LastKnownGood,
-                };
-                (k.clone(), policy)
-            })
+            .map(|(k, f)| (k.clone(), FailurePolicy::from(f.on_stale)))
             .collect();
-        Ok(Rc::new(Self {
-            gate,
-            metered,
-            on_stale,
-        }))
+        Ok(Rc::new(Self { gate, on_stale }))
     }
 
     pub fn revision(&self) -> u64 {
@@ -102,10 +82,6 @@ impl Compiled {
 
     pub fn customer(&self) -> &str {
         self.gate.customer()
-    }
-
-    pub fn is_metered(&self, feature: &str) -> bool {
-        self.metered.contains(feature)
     }
 
     /// The `on_stale` policy the engine applies to this feature once the snapshot is stale.

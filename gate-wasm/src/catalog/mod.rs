@@ -23,9 +23,24 @@ pub struct Catalog {
     features: Vec<Feature>,
     /// Sorted by rank, lowest first.
     plans: Vec<Plan>,
-    /// Index into `plans`.
-    default_plan: usize,
+    default_plan: PlanIndex,
     stale_after_hours: u32,
+}
+
+/// A plan's position in rank order, lowest first. Plans are looked up by position, not by key,
+/// wherever the engine compares them: a higher index is a better plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PlanIndex(usize);
+
+impl PlanIndex {
+    pub(crate) const fn new(index: usize) -> PlanIndex {
+        PlanIndex(index)
+    }
+
+    /// The position, lowest rank first.
+    pub const fn get(self) -> usize {
+        self.0
+    }
 }
 
 /// A feature the app gates.
@@ -142,10 +157,10 @@ impl Catalog {
         reason = "`default_plan` is validated at parse time"
     )]
     pub fn default_plan(&self) -> &Plan {
-        &self.plans[self.default_plan]
+        &self.plans[self.default_plan.get()]
     }
 
-    pub(crate) fn default_plan_index(&self) -> usize {
+    pub(crate) fn default_plan_index(&self) -> PlanIndex {
         self.default_plan
     }
 
@@ -155,13 +170,17 @@ impl Catalog {
 
     /// The index (in rank order) of the plan a subscription's product selects: the highest-ranked
     /// plan that lists the product id or whose metadata pairs all match the product's.
-    pub(crate) fn plan_index_for(&self, subscription: &Subscription) -> Option<usize> {
+    pub(crate) fn plan_index_for(&self, subscription: &Subscription) -> Option<PlanIndex> {
         self.plans
             .iter()
             .enumerate()
             .rev()
             .find(|(_, plan)| plan.claims(subscription))
-            .map(|(index, _)| index)
+            .map(|(index, _)| PlanIndex::new(index))
+    }
+
+    pub(crate) fn plan_at(&self, index: PlanIndex) -> Option<&Plan> {
+        self.plans.get(index.get())
     }
 }
 

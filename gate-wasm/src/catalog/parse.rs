@@ -12,7 +12,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::{
-    Catalog, CatalogError, Feature, FeatureType, OnStale, Overage, Plan, PlanLimit, Reset,
+    Catalog, CatalogError, Feature, FeatureType, OnStale, Overage, Plan, PlanIndex, PlanLimit,
+    Reset,
 };
 use crate::order::sorted_by;
 use crate::quantity::{Allowance, Limit, WarnAt, parse_size};
@@ -124,6 +125,7 @@ pub(super) fn parse(text: &str) -> Result<Catalog, CatalogError> {
     let default_plan = plans
         .iter()
         .position(|p| p.key == default_key)
+        .map(PlanIndex::new)
         .ok_or(CatalogError::UnknownDefaultPlan(default_key))?;
 
     let stale_after_hours = raw.stale_after_hours.unwrap_or(DEFAULT_STALE_AFTER_HOURS);

@@ -1,10 +1,9 @@
 //! `check`: DESIGN.md's decision rules over a compiled snapshot.
 
 use super::{FeatureRef, Gate, Provision};
-use crate::catalog::{FeatureType, OnStale};
+use crate::catalog::{FeatureType, OnStale, PlanIndex};
 use crate::decision::{Decision, PlanEntry, Reason, Warning};
 use crate::gate::CompiledFeature;
-use crate::period::metered_period;
 use crate::quantity::Limit;
 use crate::time::Timestamp;
 
@@ -17,8 +16,24 @@ pub struct Request<'a> {
 
 impl Gate {
     /// May the customer use `amount` of `feature` at `now`? Deterministic and total.
+    #[inline]
     pub fn check(&self, feature: &str, amount: u64, now: Timestamp) -> Decision<'_> {
-        self.check_ref(self.resolve(feature), amount, now)
+        self.check_ref_with_pending(self.resolve(feature), amount, 0, now)
+    }
+
+    /// `check`, counting `pending` units of `feature` used since the snapshot was issued and
+    /// not yet in it (a Worker's own count of what it allowed): the Decision is the one a
+    /// snapshot whose `used` included them would give. Pending units belong to the period
+    /// current at `now`; see [`Gate::period`]. Booleans have no usage and ignore them.
+    #[inline]
+    pub fn check_with_pending(
+        &self,
+        feature: &str,
+        amount: u64,
+        pending: u64,
+        now: Timestamp,
+    ) -> Decision<'_> {
+        self.check_ref_with_pending(self.resolve(feature), amount, pending, now)
     }
 
     /// Each request decided on its own against this snapshot at `now`.
@@ -30,12 +45,24 @@ impl Gate {
     }
 
     /// `check` for a feature already resolved with `resolve`.
+    #[inline]
     pub fn check_ref(&self, feature: FeatureRef, amount: u64, now: Timestamp) -> Decision<'_> {
+        self.check_ref_with_pending(feature, amount, 0, now)
+    }
+
+    /// `check_with_pending` for a feature already resolved with `resolve`.
+    pub fn check_ref_with_pending(
+        &self,
+        feature: FeatureRef,
+        amount: u64,
+        pending: u64,
+        now: Timestamp,
+    ) -> Decision<'_> {
         let standing = self.standing_at(now);
         let mut decision = Decision {
             allowed: false,
             reason: Reason::UnknownFeature,
-            plan: self.plan_entry(standing.plan),
+            plan: Some(self.plan_entry(standing.plan)),
             limit: None,
             used: None,
             remaining: None,
@@ -43,21 +70,15 @@ impl Gate {
             overage: 0,
             warning: standing.past_due.then_some(Warning::PaymentPastDue),
             upgrade: None,
-            as_of: self.issued_at,
+            as_of: Some(self.issued_at),
             stale: now >= self.stale_after,
         };
         let Some(feature) = feature.0.and_then(|i| self.features.get(i as usize)) else {
             return decision;
         };
 
-        let period = match (feature.kind, feature.reset) {
-            (FeatureType::Metered, Some(reset)) => {
-                let source = standing.source.and_then(|i| self.terms.get(i));
-                Some(metered_period(reset, source, now))
-            }
-            _ => None,
-        };
-        let used = feature.used_in(period);
+        let period = self.period_of(feature, standing, now);
+        let used = feature.used_in(period).saturating_add(pending);
         let provision = feature.provision(standing.plan, now);
         let on_stale = if decision.stale {
             feature.on_stale
@@ -128,14 +149,14 @@ impl Gate {
     fn upgrade(
         &self,
         feature: &CompiledFeature,
-        plan: usize,
+        plan: PlanIndex,
         used: u64,
         amount: u64,
         now: Timestamp,
     ) -> Option<&PlanEntry> {
         self.plans
             .iter()
-            .skip(plan + 1)
+            .skip(plan.get() + 1)
             .find(|p| feature.provision(p.index, now).covers(used, amount))
     }
 }

@@ -1,8 +1,8 @@
 //! One feature of a snapshot, compiled: what each plan allows plus grants, at any `now`.
 
 use crate::account::GrantAmount;
-use crate::catalog::{FeatureType, OnStale, Overage, PlanLimit, Reset};
-use crate::entitlement::Period;
+use crate::catalog::{FeatureType, OnStale, Overage, PlanIndex, PlanLimit, Reset};
+use crate::period::Period;
 use crate::quantity::{Allowance, Limit, WarnAt};
 use crate::snapshot::SnapshotGrant;
 use crate::time::Timestamp;
@@ -16,7 +16,7 @@ pub(crate) struct CompiledFeature {
     used: u64,
     /// Metered: the start of the period `used` was counted in.
     counted_from: Option<Timestamp>,
-    /// What each plan allows, by plan index.
+    /// What each plan allows, by [`PlanIndex`].
     by_plan: Vec<Option<PlanLimit>>,
     grants: Vec<SnapshotGrant>,
 }
@@ -68,8 +68,8 @@ impl CompiledFeature {
     }
 
     /// The plan's allowance plus the grants in force at `now`.
-    pub(crate) fn provision(&self, plan: usize, now: Timestamp) -> Provision {
-        let base = self.by_plan.get(plan).copied().flatten();
+    pub(crate) fn provision(&self, plan: PlanIndex, now: Timestamp) -> Provision {
+        let base = self.by_plan.get(plan.get()).copied().flatten();
         let active = self
             .grants
             .iter()

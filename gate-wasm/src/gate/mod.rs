@@ -11,9 +11,11 @@ mod feature;
 
 pub(crate) use feature::{CompiledFeature, Provision};
 
+use crate::catalog::PlanIndex;
 use crate::decision::PlanEntry;
-use crate::entitlement::{Standing, Term, standing_at};
+use crate::entitlement::{Standing, Term, standing_at, tie_break};
 use crate::order::sorted_by;
+use crate::period::{Period, feature_period};
 use crate::snapshot::{SCHEMA, Snapshot, SnapshotError};
 use crate::time::Timestamp;
 
@@ -26,8 +28,8 @@ pub struct Gate {
     stale_after: Timestamp,
     /// Rank order, lowest first; `PlanEntry::index` is the position here.
     plans: Vec<PlanEntry>,
-    default_plan: usize,
-    /// Tie-break order: latest period start first, then smallest id.
+    default_plan: PlanIndex,
+    /// In [`tie_break`] order.
     terms: Vec<Term>,
     /// Indices of `terms` that can explain a refusal, highest plan first, latest end first.
     ended: Vec<usize>,
@@ -65,21 +67,20 @@ impl Gate {
                 key: p.key.clone(),
                 name: p.name.clone(),
                 rank: p.rank,
-                index,
+                index: PlanIndex::new(index),
             })
             .collect();
         let plan_index = |key: &str| {
             plans
                 .iter()
                 .position(|p| p.key == key)
+                .map(PlanIndex::new)
                 .ok_or_else(|| SnapshotError::UnknownPlan(key.to_owned()))
         };
         let default_plan = plan_index(&snapshot.default_plan)?;
 
         let subscriptions = sorted_by(snapshot.subscriptions.iter().collect(), |a, b| {
-            b.current_period_start
-                .cmp(&a.current_period_start)
-                .then_with(|| a.id.cmp(&b.id))
+            tie_break(a, b)
         });
         let terms = subscriptions
             .into_iter()
@@ -184,15 +185,35 @@ impl Gate {
         self.plan_entry(self.standing_at(now).plan)
     }
 
+    /// The period a metered feature counts in at `now` (as `check` judges `used` and
+    /// `resetsAt`); `None` for other and unknown features.
+    pub fn period(&self, feature: &str, now: Timestamp) -> Option<Period> {
+        let feature = self
+            .resolve(feature)
+            .0
+            .and_then(|i| self.features.get(i as usize))?;
+        self.period_of(feature, self.standing_at(now), now)
+    }
+
     pub(crate) fn standing_at(&self, now: Timestamp) -> Standing {
         standing_at(&self.terms, self.default_plan, now)
+    }
+
+    fn period_of(
+        &self,
+        feature: &CompiledFeature,
+        standing: Standing,
+        now: Timestamp,
+    ) -> Option<Period> {
+        let source = standing.source.and_then(|i| self.terms.get(i));
+        feature_period(feature.kind, feature.reset, source, now)
     }
 
     #[expect(
         clippy::indexing_slicing,
         reason = "plan indices are resolved against `plans` in `new`"
     )]
-    fn plan_entry(&self, index: usize) -> &PlanEntry {
-        &self.plans[index]
+    fn plan_entry(&self, index: PlanIndex) -> &PlanEntry {
+        &self.plans[index.get()]
     }
 }

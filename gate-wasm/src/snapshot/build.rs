@@ -2,26 +2,27 @@
 
 use std::collections::BTreeMap;
 
+use super::subscriptions::{kept_subscriptions, unknown_product};
 use super::{
-    PlanRef, SCHEMA, Snapshot, SnapshotFeature, SnapshotGrant, SnapshotPlan, SnapshotSubscription,
-    SnapshotWarning,
+    PlanRef, SCHEMA, Snapshot, SnapshotFeature, SnapshotGrant, SnapshotPlan, SnapshotWarning,
 };
 use crate::account::{Account, GrantAmount};
-use crate::catalog::{Catalog, Feature, FeatureType};
-use crate::entitlement::{ENDED_MEMORY_DAYS, Term, standing_at};
+use crate::catalog::{Catalog, Feature, FeatureType, PlanIndex};
+use crate::entitlement::Term;
 use crate::gate::CompiledFeature;
-use crate::order::sorted_by;
-use crate::period::metered_period;
-use crate::polar::{Subscription, SubscriptionStatus};
+use crate::period::feature_period;
 use crate::time::Timestamp;
 
 /// Builds a customer's snapshot at `now` (its `issued_at`). Pure: the same inputs give the same
 /// snapshot. Products no plan claims, and grants or usage of unknown features, become warnings.
 pub fn build_snapshot(catalog: &Catalog, account: &Account, now: Timestamp) -> Snapshot {
-    let mut warnings = Vec::new();
-    let (subscriptions, terms) = subscriptions(catalog, account, now, &mut warnings);
-    let standing = standing_at(&terms, catalog.default_plan_index(), now);
-    let source = standing.source.and_then(|i| terms.get(i));
+    let kept = kept_subscriptions(catalog, account, now);
+    let (standing, source) = kept.standing_at(catalog, now);
+    let mut warnings: Vec<SnapshotWarning> = kept
+        .unclaimed
+        .iter()
+        .map(|sub| unknown_product(sub))
+        .collect();
 
     // Maps here are filled by `insert`, the code deserializing them already has; `collect`
     // would add a copy of the sort to the WebAssembly module.
@@ -61,7 +62,9 @@ pub fn build_snapshot(catalog: &Catalog, account: &Account, now: Timestamp) -> S
     }
 
     let plans = catalog.plans();
-    let plan = plans.get(standing.plan).unwrap_or(catalog.default_plan());
+    let plan = catalog
+        .plan_at(standing.plan)
+        .unwrap_or(catalog.default_plan());
     Snapshot {
         schema: SCHEMA,
         customer: account.customer.clone(),
@@ -81,92 +84,9 @@ pub fn build_snapshot(catalog: &Catalog, account: &Account, now: Timestamp) -> S
                 rank: p.rank,
             })
             .collect(),
-        subscriptions,
+        subscriptions: kept.facts,
         features,
         warnings,
-    }
-}
-
-/// The subscriptions worth keeping — entitling now, or stopped within the last 30 days — in the
-/// tie-break order `Gate` uses, with their compiled terms.
-fn subscriptions(
-    catalog: &Catalog,
-    account: &Account,
-    now: Timestamp,
-    warnings: &mut Vec<SnapshotWarning>,
-) -> (Vec<SnapshotSubscription>, Vec<Term>) {
-    let mut kept: Vec<(SnapshotSubscription, Option<usize>)> = Vec::new();
-    for sub in &account.subscriptions {
-        let plan = catalog.plan_index_for(sub);
-        let facts = facts(catalog, sub, plan);
-        let term = Term::new(&facts, plan);
-        if plan.is_none() {
-            if term.entitles(now) {
-                warnings.push(unknown_product(sub));
-            }
-            continue;
-        }
-        let recent = term
-            .ended_at()
-            .is_some_and(|at| now < at.plus_days(ENDED_MEMORY_DAYS));
-        if term.entitles(now) || recent {
-            kept.push((facts, plan));
-        }
-    }
-    let kept = sorted_by(kept, |(a, _), (b, _)| {
-        b.current_period_start
-            .cmp(&a.current_period_start)
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    let terms = kept
-        .iter()
-        .map(|(facts, plan)| Term::new(facts, *plan))
-        .collect();
-    (kept.into_iter().map(|(facts, _)| facts).collect(), terms)
-}
-
-fn facts(catalog: &Catalog, sub: &Subscription, plan: Option<usize>) -> SnapshotSubscription {
-    let plan = plan.and_then(|i| catalog.plans().get(i));
-    let grace_days = plan.map_or(0, |p| p.grace_days);
-    let end = sub.current_period_end;
-    SnapshotSubscription {
-        id: sub.id.clone(),
-        plan: plan.map(|p| p.key.clone()),
-        product_id: sub.product_id.clone(),
-        status: sub.status,
-        current_period_start: sub.current_period_start,
-        current_period_end: end,
-        recurring_interval: sub.recurring_interval,
-        recurring_interval_count: sub.recurring_interval_count,
-        cancel_at_period_end: sub.cancel_at_period_end,
-        grace_ends_at: (sub.status == SubscriptionStatus::PastDue)
-            .then(|| end.map(|e| e.plus_days(i64::from(grace_days))))
-            .flatten(),
-        ended_at: matches!(
-            sub.status,
-            SubscriptionStatus::Canceled | SubscriptionStatus::Unpaid
-        )
-        .then(|| {
-            sub.ended_at
-                .or(sub.canceled_at)
-                .or(end)
-                .unwrap_or(sub.current_period_start)
-        }),
-    }
-}
-
-fn unknown_product(sub: &Subscription) -> SnapshotWarning {
-    let name = sub
-        .product
-        .as_ref()
-        .and_then(|p| p.name.as_deref())
-        .unwrap_or("unnamed");
-    SnapshotWarning {
-        code: "unknown_product".into(),
-        message: format!(
-            "subscription {} is for product {} (\"{name}\"), which no plan claims: it entitles nothing",
-            sub.id, sub.product_id
-        ),
     }
 }
 
@@ -174,7 +94,7 @@ fn feature(
     catalog: &Catalog,
     feature: &Feature,
     account: &Account,
-    plan: usize,
+    plan: PlanIndex,
     source: Option<&Term>,
     now: Timestamp,
     warnings: &mut Vec<SnapshotWarning>,
@@ -207,16 +127,13 @@ fn feature(
             });
         }
     }
-    let (used, period) = match (feature.kind, feature.reset) {
-        (FeatureType::Gauge, _) => (
-            Some(account.gauges.get(&feature.key).copied().unwrap_or(0)),
-            None,
-        ),
-        (FeatureType::Metered, Some(reset)) => (
-            Some(account.usage.get(&feature.key).copied().unwrap_or(0)),
-            Some(metered_period(reset, source, now)),
-        ),
-        _ => (None, None),
+    let period = feature_period(feature.kind, feature.reset, source, now);
+    let used = match (feature.kind, period) {
+        (FeatureType::Gauge, _) => Some(account.gauges.get(&feature.key).copied().unwrap_or(0)),
+        (FeatureType::Metered, Some(_)) => {
+            Some(account.usage.get(&feature.key).copied().unwrap_or(0))
+        }
+        _ => None,
     };
     let compiled = CompiledFeature::new(
         &feature.key,

@@ -8,12 +8,14 @@
 //! the facts.
 
 mod build;
+mod subscriptions;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 pub use build::build_snapshot;
+pub(crate) use subscriptions::kept_subscriptions;
 
 use crate::account::GrantAmount;
 use crate::catalog::{FeatureType, OnStale, PlanLimit, Reset};

@@ -40,6 +40,7 @@ const limit: number | null = decision.limit;
 const overage: number = decision.overage;
 const upgradeName: string | undefined = decision.upgrade?.name;
 const resets: string | null = decision.resetsAt;
+const pending: Decision = gate.check("api_calls", 1, new Date(), 12);
 const many: Decision[] = fromText.checkMany([{ feature: "api_calls", amount: 3 }], Date.now());
 
 try {
@@ -55,6 +56,8 @@ try {
 gate.check(1);
 // @ts-expect-error now is a Date or a number
 gate.check("projects", 1, "2026-11-24");
+// @ts-expect-error pending is a number of units
+gate.check("api_calls", 1, Date.now(), "12");
 // @ts-expect-error reasons are a closed set
 const wrong: Reason = "denied";
 // @ts-expect-error Gates come from fromSnapshot
@@ -62,4 +65,4 @@ new Gate();
 // @ts-expect-error an account needs a customer
 buildSnapshot(catalog, { usage: {} });
 
-console.log(issued, schema, allowed, reason, warning, limit, overage, upgradeName, resets, many, wrong);
+console.log(issued, schema, allowed, reason, warning, limit, overage, upgradeName, resets, pending, many, wrong);
