@@ -6,7 +6,8 @@
 //!    got, and counts nothing again.
 //! 2. Lock the counter of the feature's current period (`INSERT … ON CONFLICT DO UPDATE …
 //!    RETURNING`, which creates it at zero and holds its row lock until commit).
-//! 3. Build the customer's snapshot with that fresh count and let the engine decide.
+//! 3. Let the engine decide on that fresh count (the customer's snapshot, built once, with the
+//!    count as usage not yet in it).
 //! 4. Only when allowed: store the key (with the answer), add the units, queue billed overage,
 //!    and mark the snapshot as lagging.
 //!
@@ -16,11 +17,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use sqlx::PgPool;
-use tollgate_gate::{Catalog, FeatureType, Timestamp, build_snapshot};
+use tollgate_gate::{Catalog, FeatureType, Timestamp, metered_periods};
 
 use super::UsageError;
 use super::counts::{self, Period};
-use super::levels::{Judge, Level};
+use super::levels::{FeatureJudge, Judge, Level};
 use super::overage::{self, Overage};
 use crate::account;
 use crate::db::metered_customers::{self, Changed};
@@ -68,20 +69,21 @@ pub async fn consume(
         tx.commit().await?;
         return Ok(found);
     }
-    let mut account = account::load_one(&mut tx, &request.customer).await?;
-    let snapshot = build_snapshot(catalog, &account, at);
-    let period = match snapshot.features.get(&request.feature).map(|f| f.kind) {
+    let account = account::load_one(&mut tx, &request.customer).await?;
+    let judges = Judge::new(catalog, &account, at)?;
+    let period = match catalog.feature(&request.feature).map(|f| f.kind) {
         None => {
             // Unknown to the catalog: the engine's refusal says so.
-            let judge = Judge::new(catalog, &mut account, &request.feature, 0, at)?;
-            let answer = answer(&judge, request.amount, false)?;
+            let answer = answer(&judges.feature(&request.feature, 0), request.amount, false)?;
             tx.commit().await?;
             return Ok(Consumed::Decided {
                 answer,
                 changed: None,
             });
         }
-        Some(FeatureType::Metered) => counts::period(&snapshot, &request.feature),
+        Some(FeatureType::Metered) => metered_periods(catalog, &account, at)
+            .get(&request.feature)
+            .map(counts::stored),
         Some(_) => None,
     };
     let Some(period) = period else {
@@ -89,8 +91,7 @@ pub async fn consume(
     };
     let used =
         db::usage_counters::lock(&mut tx, &request.customer, &request.feature, period, now).await?;
-    let used = u64::try_from(used).unwrap_or(0);
-    let judge = Judge::new(catalog, &mut account, &request.feature, used, at)?;
+    let judge = judges.feature(&request.feature, u64::try_from(used).unwrap_or(0));
     let decision = judge.decide(request.amount);
     if !decision.allowed || request.amount == 0 {
         let answer = answer(&judge, request.amount, false)?;
@@ -154,7 +155,7 @@ pub async fn consume(
 }
 
 /// The engine's decision for `amount`, with whether it was counted.
-fn answer(judge: &Judge, amount: u64, consumed: bool) -> Result<Value, UsageError> {
+fn answer(judge: &FeatureJudge<'_>, amount: u64, consumed: bool) -> Result<Value, UsageError> {
     let mut answer = serde_json::to_value(judge.decide(amount))?;
     if let Some(fields) = answer.as_object_mut() {
         fields.insert("consumed".to_owned(), json!(consumed));

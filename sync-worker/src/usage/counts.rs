@@ -2,29 +2,27 @@
 //! kept in.
 //!
 //! A counter row is (customer, feature, period start). The period is the one the engine gives
-//! for the feature at `now` — read from a snapshot built for the customer, so billing periods,
-//! calendar months, days and renewals follow the engine's rules exactly. A feature that never
-//! resets counts in one period that starts at the Unix epoch.
+//! for the feature at `now` (`metered_periods`), so billing periods, calendar months, days and
+//! renewals follow the engine's rules exactly. A feature that never resets counts in one period
+//! that starts at the Unix epoch.
 
 use chrono::DateTime;
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
-use tollgate_gate::{Account, Catalog, FeatureType, Snapshot, Timestamp, build_snapshot};
+use tollgate_gate::{Account, Catalog, Timestamp, metered_periods};
 
 use super::to_datetime;
 use crate::db::{self, usage_counters::Key};
 
 pub use crate::db::usage_counters::{Increment, Period};
 
-/// The period `feature` counts in, per the snapshot; `None` when it is not metered.
-pub fn period(snapshot: &Snapshot, feature: &str) -> Option<Period> {
-    let feature = snapshot.features.get(feature)?;
-    (feature.kind == FeatureType::Metered).then(|| Period {
-        start: feature
-            .period_start
-            .map_or(DateTime::UNIX_EPOCH, to_datetime),
-        end: feature.resets_at.map(to_datetime),
-    })
+/// A period of the engine as a counter stores it (features that never reset count in one
+/// period that starts at the Unix epoch).
+pub fn stored(period: tollgate_gate::Period) -> Period {
+    Period {
+        start: period.start.map_or(DateTime::UNIX_EPOCH, to_datetime),
+        end: period.resets_at.map(to_datetime),
+    }
 }
 
 /// Fills `account.usage` with the counts of the periods current at `now`, and
@@ -45,16 +43,12 @@ pub async fn fill_many(
     accounts: &mut [Account],
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    // The periods come from a snapshot built without usage: usage never moves a period.
     let mut periods = Vec::new();
     for account in accounts.iter_mut() {
         account.usage.clear();
         account.gauges.clear();
-        let snapshot = build_snapshot(catalog, account, now);
-        for key in snapshot.features.keys() {
-            if let Some(period) = period(&snapshot, key) {
-                periods.push((account.customer.clone(), key.clone(), period.start));
-            }
+        for (feature, period) in metered_periods(catalog, account, now).iter() {
+            periods.push((account.customer.clone(), feature, stored(period).start));
         }
     }
     let keys: Vec<Key<'_>> = periods

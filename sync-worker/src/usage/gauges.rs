@@ -107,7 +107,7 @@ pub async fn set(
 ) -> Result<Changed, UsageError> {
     let at = Timestamp::from(now);
     let mut tx = pool.begin().await?;
-    let mut account = account::load_one(&mut tx, customer).await?;
+    let account = account::load_one(&mut tx, customer).await?;
     // Lock the customer's row first: concurrent updates of one customer's gauges serialise
     // here, so each judges its crossing against the level the other left.
     metered_customers::mark(
@@ -119,16 +119,13 @@ pub async fn set(
         now,
     )
     .await?;
-    account.gauges = super::counts::gauges(&mut tx, customer).await?;
+    let stored = super::counts::gauges(&mut tx, customer).await?;
+    let judge = Judge::new(catalog, &account, at)?;
     let mut urgent = false;
     for (feature, level) in levels {
-        let old = account.gauges.get(feature).copied().unwrap_or(0);
-        account.gauges.insert(feature.clone(), 0);
-        let judge = Judge::new(catalog, &mut account, feature, 0, at)?;
-        let before = Level::of(&judge.decide(old));
-        let after = Level::of(&judge.decide(*level));
-        urgent |= before != after;
-        account.gauges.insert(feature.clone(), *level);
+        let old = stored.get(feature).copied().unwrap_or(0);
+        let feature = judge.feature(feature, 0);
+        urgent |= Level::of(&feature.decide(old)) != Level::of(&feature.decide(*level));
     }
     let features: Vec<&str> = levels.keys().map(String::as_str).collect();
     let values: Vec<i64> = levels.values().map(|v| *v as i64).collect();

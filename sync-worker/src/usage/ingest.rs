@@ -4,8 +4,8 @@
 //!
 //! 1. Validate each event on its own ([`super::event::validate`]); drop repeats of an
 //!    (customer, id) within the batch (they are duplicates of the first).
-//! 2. Read the accounts of the batch's customers in two queries and build each one's snapshot
-//!    at `now`: it gives the period every metered feature counts in. An event stamped before
+//! 2. Read the accounts of the batch's customers in one query and ask the engine for the
+//!    period every metered feature counts in at `now` (`metered_periods`). An event stamped before
 //!    its feature's current period is refused.
 //! 3. In one transaction:
 //!    - insert the de-duplication keys with one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO
@@ -24,8 +24,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use tollgate_gate::{Account, Catalog, Snapshot, Timestamp, build_snapshot};
+use tollgate_gate::{Account, Catalog, MeteredPeriods, Timestamp, metered_periods};
 
 use super::UsageError;
 use super::counts::{self, Increment, Period};
@@ -99,22 +100,23 @@ pub async fn ingest(
     let at = Timestamp::from(now);
     let mut conn = pool.acquire().await?;
     let ids: Vec<&str> = customers.iter().map(String::as_str).collect();
-    let mut accounts: HashMap<String, Account> = account::load(&mut conn, &ids)
+    let accounts: HashMap<String, Account> = account::load(&mut conn, &ids)
         .await?
         .into_iter()
         .map(|account| (account.customer.clone(), account))
         .collect();
     drop(conn);
-    let snapshots: HashMap<&str, Snapshot> = accounts
+    let periods: HashMap<&str, MeteredPeriods<'_>> = accounts
         .iter()
-        .map(|(customer, account)| (customer.as_str(), build_snapshot(catalog, account, at)))
+        .map(|(customer, account)| (customer.as_str(), metered_periods(catalog, account, at)))
         .collect();
 
     let mut counted = Vec::with_capacity(unique.len());
     for (index, event) in unique {
-        let period = snapshots
+        let period = periods
             .get(event.customer.as_str())
-            .and_then(|snapshot| counts::period(snapshot, &event.feature));
+            .and_then(|periods| periods.get(&event.feature))
+            .map(counts::stored);
         let Some(period) = period else {
             receipt.rejected.push(Rejection::new(
                 index,
@@ -138,7 +140,7 @@ pub async fn ingest(
         }
         counted.push((event, period));
     }
-    drop(snapshots);
+    drop(periods);
     counted.sort_unstable_by(|(a, _), (b, _)| {
         (a.customer.as_str(), a.id.as_str()).cmp(&(b.customer.as_str(), b.id.as_str()))
     });
@@ -179,16 +181,21 @@ pub async fn ingest(
     let after = db::usage_counters::add(&mut tx, &increments, now).await?;
 
     let mut changed: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut judges: HashMap<&str, Judge> = HashMap::new();
     let mut overages = Vec::new();
     for ((increment, used_after), ((customer, feature, _), events)) in
         increments.iter().zip(after).zip(&groups)
     {
         let before = u64::try_from(used_after.saturating_sub(increment.units)).unwrap_or(0);
         let units = u64::try_from(increment.units).unwrap_or(0);
-        let Some(account) = accounts.get_mut(*customer) else {
+        let Some(account) = accounts.get(*customer) else {
             continue;
         };
-        let judge = Judge::new(catalog, account, feature, before, at)?;
+        let judge = match judges.entry(customer) {
+            Entry::Occupied(judge) => judge.into_mut(),
+            Entry::Vacant(entry) => entry.insert(Judge::new(catalog, account, at)?),
+        };
+        let judge = judge.feature(feature, before);
         let effect = judge.effect(units);
         *changed.entry(customer).or_default() |= effect.crossed();
         if effect.billed_overage > 0 {

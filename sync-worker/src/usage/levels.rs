@@ -1,14 +1,15 @@
 //! What the engine says a change of usage means: soft limit and limit crossings, and overage.
 //!
-//! Each question is put to the engine itself: a snapshot is built for the customer with the
-//! count before the change, and `Gate::check` answers for the units added. Nothing here
-//! re-derives a limit, a soft-limit ratio or an overage rule.
+//! Each question is put to the engine itself: a snapshot is built once for the customer, and
+//! `Gate::check_with_pending` answers for the units added on top of the count before the
+//! change. Nothing here re-derives a limit, a soft-limit ratio or an overage rule.
 
 use tollgate_gate::{
-    Account, Catalog, Decision, Gate, Overage, Timestamp, Warning, build_snapshot,
+    Account, Catalog, Decision, FeatureRef, Gate, Overage, Timestamp, Warning, build_snapshot,
 };
 
 use super::UsageError;
+use std::collections::BTreeSet;
 
 /// How close a count is to its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -49,44 +50,70 @@ impl Effect {
     }
 }
 
-/// A customer's account compiled for the engine's answers about one feature at one count.
+/// A customer's account compiled once for the engine's answers about any of its features at
+/// any count: the snapshot is built without usage, and each question passes the count as
+/// usage not yet in the snapshot (`Gate::check_with_pending`).
 #[derive(Debug)]
 pub struct Judge {
     gate: Gate,
-    feature: String,
+    /// The features whose overage the plan at `now` bills.
+    billed: BTreeSet<String>,
     now: Timestamp,
-    bills: bool,
 }
 
 impl Judge {
-    /// The engine's view of `account` with `feature` at `used` units, at `now`.
-    pub fn new(
-        catalog: &Catalog,
-        account: &mut Account,
-        feature: &str,
-        used: u64,
-        now: Timestamp,
-    ) -> Result<Self, UsageError> {
-        account.usage.insert(feature.to_owned(), used);
-        let snapshot = build_snapshot(catalog, account, now);
+    /// The engine's view of `account` at `now`; its usage counts and gauge levels are not read
+    /// (each question names the count it is about).
+    pub fn new(catalog: &Catalog, account: &Account, now: Timestamp) -> Result<Self, UsageError> {
+        let account = Account {
+            usage: Default::default(),
+            gauges: Default::default(),
+            ..account.clone()
+        };
+        let snapshot = build_snapshot(catalog, &account, now);
         let gate = Gate::new(&snapshot)?;
-        let plan = gate.plan_at(now).key().to_owned();
-        let bills = snapshot
+        let plan = gate.plan_at(now).key();
+        let billed = snapshot
             .features
-            .get(feature)
-            .and_then(|f| f.plans.get(&plan))
-            .is_some_and(|limit| limit.overage == Overage::Bill);
-        Ok(Self {
-            gate,
-            feature: feature.to_owned(),
-            now,
-            bills,
-        })
+            .iter()
+            .filter(|(_, f)| {
+                f.plans
+                    .get(plan)
+                    .is_some_and(|limit| limit.overage == Overage::Bill)
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        Ok(Self { gate, billed, now })
     }
 
+    /// The engine's answers about `feature` at `used` units.
+    pub fn feature(&self, feature: &str, used: u64) -> FeatureJudge<'_> {
+        let bills = self.billed.contains(feature);
+        let feature = self.gate.resolve(feature);
+        FeatureJudge {
+            judge: self,
+            feature,
+            used,
+            bills,
+        }
+    }
+}
+
+/// The engine's answers about one feature of a [`Judge`]'s account at one count.
+#[derive(Debug)]
+pub struct FeatureJudge<'j> {
+    judge: &'j Judge,
+    feature: FeatureRef,
+    used: u64,
+    bills: bool,
+}
+
+impl FeatureJudge<'_> {
     /// The engine's decision for `units` more.
     pub fn decide(&self, units: u64) -> Decision<'_> {
-        self.gate.check(&self.feature, units, self.now)
+        self.judge
+            .gate
+            .check_ref_with_pending(self.feature, units, self.used, self.judge.now)
     }
 
     /// What adding `units` does.
