@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::subscriptions::{kept_subscriptions, unknown_product};
+use super::subscriptions::kept_subscriptions;
 use super::{
     PlanRef, SCHEMA, Snapshot, SnapshotFeature, SnapshotGrant, SnapshotPlan, SnapshotWarning,
 };
@@ -16,13 +16,9 @@ use crate::time::Timestamp;
 /// Builds a customer's snapshot at `now` (its `issued_at`). Pure: the same inputs give the same
 /// snapshot. Products no plan claims, and grants or usage of unknown features, become warnings.
 pub fn build_snapshot(catalog: &Catalog, account: &Account, now: Timestamp) -> Snapshot {
-    let kept = kept_subscriptions(catalog, account, now);
+    let mut kept = kept_subscriptions(catalog, account, now);
+    let mut warnings = std::mem::take(&mut kept.warnings);
     let (standing, source) = kept.standing_at(catalog, now);
-    let mut warnings: Vec<SnapshotWarning> = kept
-        .unclaimed
-        .iter()
-        .map(|sub| unknown_product(sub))
-        .collect();
 
     // Maps here are filled by `insert`, the code deserializing them already has; `collect`
     // would add a copy of the sort to the WebAssembly module.

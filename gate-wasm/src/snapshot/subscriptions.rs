@@ -14,15 +14,15 @@ use crate::time::Timestamp;
 /// The subscriptions worth keeping — entitling now, or stopped within the last 30 days — in
 /// [`tie_break`] order, with their compiled terms.
 #[derive(Debug)]
-pub(crate) struct Kept<'a> {
+pub(crate) struct Kept {
     pub facts: Vec<SnapshotSubscription>,
     /// `terms[i]` is `facts[i]` compiled.
     pub terms: Vec<Term>,
-    /// Entitling subscriptions to products no plan claims, in account order.
-    pub unclaimed: Vec<&'a Subscription>,
+    /// One `unknown_product` warning per entitling subscription to a product no plan claims.
+    pub warnings: Vec<SnapshotWarning>,
 }
 
-impl Kept<'_> {
+impl Kept {
     /// The effective plan at `now`, and the subscription that provides it.
     pub(crate) fn standing_at(
         &self,
@@ -34,20 +34,16 @@ impl Kept<'_> {
     }
 }
 
-pub(crate) fn kept_subscriptions<'a>(
-    catalog: &Catalog,
-    account: &'a Account,
-    now: Timestamp,
-) -> Kept<'a> {
+pub(crate) fn kept_subscriptions(catalog: &Catalog, account: &Account, now: Timestamp) -> Kept {
     let mut kept: Vec<(SnapshotSubscription, Option<PlanIndex>)> = Vec::new();
-    let mut unclaimed = Vec::new();
+    let mut warnings = Vec::new();
     for sub in &account.subscriptions {
         let plan = catalog.plan_index_for(sub);
         let facts = facts(catalog, sub, plan);
         let term = Term::new(&facts, plan);
         if plan.is_none() {
             if term.entitles(now) {
-                unclaimed.push(sub);
+                warnings.push(unknown_product(sub));
             }
             continue;
         }
@@ -66,7 +62,7 @@ pub(crate) fn kept_subscriptions<'a>(
     Kept {
         facts: kept.into_iter().map(|(facts, _)| facts).collect(),
         terms,
-        unclaimed,
+        warnings,
     }
 }
 
@@ -100,7 +96,7 @@ fn facts(catalog: &Catalog, sub: &Subscription, plan: Option<PlanIndex>) -> Snap
     }
 }
 
-pub(super) fn unknown_product(sub: &Subscription) -> SnapshotWarning {
+fn unknown_product(sub: &Subscription) -> SnapshotWarning {
     let name = sub
         .product
         .as_ref()
