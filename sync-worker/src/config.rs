@@ -69,7 +69,8 @@ impl PolarServer {
 /// Polar's REST API: which server, and the organization token for it.
 #[derive(Debug, Clone, Args)]
 pub struct PolarConfig {
-    /// Polar organization access token (reconciliation with Polar's API).
+    /// Polar organization access token: reconciliation, and the billing calls (customers,
+    /// checkouts, portal, plan changes, cancel, refunds), which answer 503 without it.
     #[arg(
         long = "polar-organization-token",
         env = "POLAR_ORGANIZATION_TOKEN",
@@ -164,6 +165,17 @@ pub struct Config {
         hide_env_values = true
     )]
     pub api_token: SecretString,
+
+    /// Clerk's webhook signing secret (whsec_…), to make Polar customers from Clerk's users at
+    /// POST /webhooks/clerk. Unset: that endpoint is off (404).
+    #[arg(
+        long = "clerk-webhook-secret",
+        env = "CLERK_WEBHOOK_SECRET",
+        value_name = "CLERK_WEBHOOK_SECRET",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub clerk_webhook_secret: Option<SecretString>,
 }
 
 /// Where snapshots are published: Workers KV through Cloudflare's REST API in production, the

@@ -17,12 +17,15 @@
 pub mod app;
 pub mod applier;
 pub mod apply;
+pub mod auth;
+pub mod billing;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod health;
 pub mod http;
+pub mod idempotency;
 pub mod ingest;
 pub mod jobs;
 pub mod polar;

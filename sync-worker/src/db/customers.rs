@@ -62,3 +62,18 @@ pub async fn external_ids(
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
+
+/// The stored, not deleted customer whose external id is `external_id`: Polar id and e-mail.
+pub async fn live_by_external_id(
+    conn: &mut PgConnection,
+    external_id: &str,
+) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, email FROM customers
+         WHERE external_id = $1 AND deleted_at IS NULL
+         ORDER BY version_at DESC LIMIT 1",
+    )
+    .bind(external_id)
+    .fetch_optional(conn)
+    .await
+}

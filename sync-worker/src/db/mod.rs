@@ -10,10 +10,13 @@
 //! when its `WHERE` then declines the update, and the product that every subscription event
 //! embeds would otherwise serialise all deliveries on one row lock.
 
+pub mod api_tokens;
 pub mod audit;
 pub mod benefit_grants;
 pub mod checkouts;
+pub mod clerk_events;
 pub mod customers;
+pub mod idempotency_keys;
 pub mod orders;
 pub mod products;
 pub mod refunds;
