@@ -6,6 +6,45 @@ use std::time::Duration;
 /// How long a caller is asked to wait when Polar failed without saying how long.
 const DEFAULT_RETRY: Duration = Duration::from_secs(5);
 
+/// Polar's `detail`: a sentence, or a validation error's list of `{loc, msg}` made one.
+fn readable(detail: &str) -> String {
+    let Ok(serde_json::Value::Array(errors)) = serde_json::from_str(detail) else {
+        return detail.to_owned();
+    };
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|error| {
+            let place = error
+                .get("loc")
+                .and_then(serde_json::Value::as_array)
+                .map(|loc| {
+                    loc.iter()
+                        .map(|part| {
+                            part.as_str()
+                                .map_or_else(|| part.to_string(), str::to_owned)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(".")
+                })
+                .unwrap_or_default();
+            let message = error
+                .get("msg")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("invalid");
+            if place.is_empty() {
+                message.to_owned()
+            } else {
+                format!("{place}: {message}")
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        detail.to_owned()
+    } else {
+        parts.join("; ")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BillingError {
@@ -104,7 +143,7 @@ impl BillingError {
     pub fn from_polar(error: PolarError, polar: &PolarClient) -> Self {
         match error {
             PolarError::Status { status, detail, .. } if status < 500 => {
-                Self::PolarRejected(detail)
+                Self::PolarRejected(readable(&detail))
             }
             PolarError::Status { status, .. } => Self::PolarUnavailable {
                 message: format!("Polar failed (HTTP {status}); try again later"),
@@ -127,5 +166,18 @@ impl BillingError {
                 "Polar's answer to {path} is not the expected JSON: {source}"
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn polar_validation_errors_read_as_sentences() {
+        let detail = r#"[{"loc":["body","email"],"msg":"A customer with this email address already exists.","type":"value_error"}]"#;
+        assert_eq!(
+            super::readable(detail),
+            "body.email: A customer with this email address already exists."
+        );
+        assert_eq!(super::readable("Not found"), "Not found");
     }
 }

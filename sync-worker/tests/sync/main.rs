@@ -10,6 +10,7 @@
 )]
 
 mod applier;
+mod billing;
 mod publish;
 mod reconcile;
 mod scheduler;
