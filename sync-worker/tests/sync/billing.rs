@@ -1063,3 +1063,177 @@ async fn concurrent_requests_with_one_key_call_polar_once() {
     let shop = Arc::into_inner(shop).unwrap();
     shop.finish().await;
 }
+
+/// Runs `tollgate args…` against the shop's database and simulator; returns its output.
+async fn tollgate(shop: &Shop, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .env("DATABASE_URL", &shop.app.database.url)
+        .env("TOLLGATE_CATALOG", crate::support::catalog_path())
+        .env("POLAR_ORGANIZATION_TOKEN", shop.sim.access_token())
+        .env("POLAR_API_URL", shop.sim.base_url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "tollgate {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn the_command_line_makes_tokens_and_sells() {
+    let shop = Shop::open().await;
+
+    // Tokens: the secret is printed once and opens /v1 with its role, until revoked.
+    let out = tollgate(
+        &shop,
+        &["tokens", "create", "--name", "ops", "--role", "support"],
+    )
+    .await;
+    let secret = out
+        .lines()
+        .find(|line| line.starts_with("tg_"))
+        .unwrap()
+        .to_owned();
+    let stored: String =
+        sqlx::query_scalar("SELECT token_sha256 FROM api_tokens WHERE name = 'ops'")
+            .fetch_one(&shop.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, auth::digest(&secret));
+    assert!(!stored.contains(&secret));
+    let check = json!({"customer": "user_x", "feature": "projects"});
+    let answer = shop
+        .call(
+            "POST",
+            "/v1/check",
+            Some(&secret),
+            Some(check.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let list = tollgate(&shop, &["tokens", "list"]).await;
+    assert!(list.contains("ops") && list.contains("support"), "{list}");
+    assert!(!list.contains(&secret));
+    tollgate(&shop, &["tokens", "revoke", "ops"]).await;
+    let answer = shop
+        .call("POST", "/v1/check", Some(&secret), Some(check), None)
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+
+    // The billing commands, in a customer's order.
+    let out = tollgate(
+        &shop,
+        &[
+            "customers",
+            "create",
+            "user_cli",
+            "--email",
+            "cli@example.com",
+        ],
+    )
+    .await;
+    assert!(out.contains("created Polar customer"), "{out}");
+    shop.settle().await;
+    let out = tollgate(
+        &shop,
+        &[
+            "checkout",
+            "user_cli",
+            "premium",
+            "--success-url",
+            "https://app.example.com/done",
+        ],
+    )
+    .await;
+    assert!(
+        out.contains(&format!("{}/checkout/", shop.sim.base_url())),
+        "{out}"
+    );
+    let checkout = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    shop.sim
+        .run(polar_sim::Action::CompleteCheckout {
+            checkout,
+            product: None,
+        })
+        .unwrap();
+    shop.settle().await;
+    assert_eq!(shop.plan("user_cli").await, "premium");
+    let out = tollgate(&shop, &["portal", "user_cli"]).await;
+    assert!(out.contains("/portal"), "{out}");
+    let out = tollgate(
+        &shop,
+        &["plan", "user_cli", "premium_plus", "--proration", "invoice"],
+    )
+    .await;
+    assert!(out.contains("premium → premium_plus"), "{out}");
+    shop.settle().await;
+    assert_eq!(shop.plan("user_cli").await, "premium_plus");
+    let out = tollgate(&shop, &["cancel", "user_cli"]).await;
+    assert!(out.contains("cancelled at the period end"), "{out}");
+    shop.settle().await;
+    let out = tollgate(&shop, &["uncancel", "user_cli"]).await;
+    assert!(out.contains("renews again"), "{out}");
+    shop.settle().await;
+    let out = tollgate(&shop, &["orders", "user_cli"]).await;
+    assert!(
+        out.contains("subscription_create") && out.contains("subscription_update"),
+        "{out}"
+    );
+    let first_order = out
+        .lines()
+        .find(|line| line.contains("subscription_create"))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let out = tollgate(
+        &shop,
+        &[
+            "refund",
+            &first_order,
+            "--reason",
+            "customer_request",
+            "--amount",
+            "100",
+        ],
+    )
+    .await;
+    assert!(out.contains("of 100 on order"), "{out}");
+    shop.settle().await;
+    let history = shop.app("GET", "/v1/customers/user_cli/orders", None).await;
+    let refunded = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == first_order.as_str())
+        .unwrap()["refunded_amount"]
+        .clone();
+    assert_eq!(refunded, 100);
+
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'cli' ORDER BY id")
+            .fetch_all(&shop.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "tokens.create",
+            "tokens.revoke",
+            "billing.customer_create",
+            "billing.checkout",
+            "billing.portal_session",
+            "billing.plan_change",
+            "billing.cancel",
+            "billing.uncancel",
+            "billing.refund"
+        ]
+    );
+    shop.finish().await;
+}
