@@ -41,6 +41,9 @@ pub struct State {
     pub usage_events: Vec<UsageEvent>,
     /// `external_id`s of ingested events: Polar skips repeats per organization.
     pub usage_external_ids: HashSet<String>,
+    /// Proration lines of `prorate` product changes, by subscription, billed with its next
+    /// renewal order: `(label, amount, is_proration)`.
+    pub pending_prorations: HashMap<Uuid, Vec<(String, i64, bool)>>,
     invoice_seq: u64,
 }
 
@@ -66,6 +69,7 @@ impl State {
             customer_meters: BTreeMap::new(),
             usage_events: Vec::new(),
             usage_external_ids: HashSet::new(),
+            pending_prorations: HashMap::new(),
             invoice_seq: 0,
         }
     }
