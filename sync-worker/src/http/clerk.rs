@@ -47,8 +47,19 @@ pub async fn receive(
             SignatureError::InvalidTimestamp => {
                 ApiError::InvalidHeader("svix-timestamp", "not a Unix time in seconds")
             }
-            SignatureError::TimestampOutOfTolerance => ApiError::StaleTimestamp,
-            _ => ApiError::InvalidSignature,
+            SignatureError::TimestampOutOfTolerance => ApiError::Refused {
+                status: StatusCode::UNAUTHORIZED,
+                code: "stale_timestamp",
+                message: "`svix-timestamp` is more than 5 minutes away from the server's time"
+                    .to_owned(),
+            },
+            _ => ApiError::Refused {
+                status: StatusCode::UNAUTHORIZED,
+                code: "invalid_signature",
+                message:
+                    "no signature in `svix-signature` matches this body for CLERK_WEBHOOK_SECRET"
+                        .to_owned(),
+            },
         })?;
     let event: Value = serde_json::from_slice(&body)
         .map_err(|error| ApiError::InvalidJson(format!("the body is not JSON: {error}")))?;

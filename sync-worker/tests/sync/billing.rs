@@ -140,6 +140,14 @@ impl Shop {
         self.app.applier.settled().await;
     }
 
+    /// Time passes in Polar (renewals, period ends) and for the service alike.
+    async fn advance(&self, by: chrono::Duration) {
+        // The service's clock moves first, so the webhooks' timestamps are within its tolerance.
+        self.app.clock.set(self.sim.now() + by);
+        self.sim.advance(by).unwrap();
+        self.settle().await;
+    }
+
     async fn call(
         &self,
         method: &str,
@@ -1235,5 +1243,62 @@ async fn the_command_line_makes_tokens_and_sells() {
             "billing.refund"
         ]
     );
+    shop.finish().await;
+}
+
+#[tokio::test]
+async fn a_downgrade_changes_the_product_and_the_default_plan_cancels_at_the_period_end() {
+    let shop = Shop::open().await;
+    shop.sign_up("user_down").await;
+    shop.subscribe("user_down", "premium_plus").await;
+
+    // Between paid plans: the product changes, prorated by default (billed with the renewal).
+    let down = shop
+        .app(
+            "POST",
+            "/v1/customers/user_down/plan",
+            Some(json!({"plan": "premium"})),
+        )
+        .await;
+    assert_eq!(down.status, StatusCode::OK, "{down:?}");
+    assert_eq!(
+        (down.body["from"].as_str(), down.body["to"].as_str()),
+        (Some("premium_plus"), Some("premium"))
+    );
+    shop.settle().await;
+    assert_eq!(shop.plan("user_down").await, "premium");
+    let again = shop
+        .app(
+            "POST",
+            "/v1/customers/user_down/plan",
+            Some(json!({"plan": "premium"})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.body["code"], "already_on_plan");
+
+    // To the default plan: cancelled at the period end, Premium until then.
+    let free = shop
+        .app(
+            "POST",
+            "/v1/customers/user_down/plan",
+            Some(json!({"plan": "free"})),
+        )
+        .await;
+    assert_eq!(free.status, StatusCode::OK, "{free:?}");
+    assert_eq!(free.body["to"], "free");
+    assert_eq!(free.body["subscription"]["cancel_at_period_end"], true);
+    assert_eq!(
+        free.body["subscription"]["product"]["metadata"]["plan"],
+        "premium"
+    );
+    shop.settle().await;
+    assert_eq!(shop.plan("user_down").await, "premium");
+    let ends = at(free.body["subscription"]["current_period_end"]
+        .as_str()
+        .unwrap());
+    shop.advance(ends - shop.sim.now() + chrono::Duration::minutes(1))
+        .await;
+    assert_eq!(shop.plan("user_down").await, "free");
     shop.finish().await;
 }
