@@ -1302,3 +1302,39 @@ async fn a_downgrade_changes_the_product_and_the_default_plan_cancels_at_the_per
     assert_eq!(shop.plan("user_down").await, "free");
     shop.finish().await;
 }
+
+#[tokio::test]
+async fn the_weekly_cleanup_forgets_idempotency_keys_after_24_hours() {
+    use tollgate_sync::idempotency::{self, Claim};
+    let app = TestApp::spawn(START).await;
+    let now = app.clock.now();
+    for (key, age) in [("old", 25), ("recent", 23)] {
+        let claim = idempotency::claim(
+            &app.pool,
+            "bootstrap",
+            key,
+            "digest",
+            now - chrono::Duration::hours(age),
+        )
+        .await
+        .unwrap();
+        assert_eq!(claim, Claim::Claimed);
+    }
+    let deps = tollgate_sync::jobs::Deps {
+        pool: app.pool.clone(),
+        catalog: Arc::new(
+            tollgate_sync::app::load_catalog(&crate::support::catalog_path()).unwrap(),
+        ),
+        polar: None,
+        clock: app.clock.clone(),
+    };
+    tollgate_sync::jobs::cleanup::run_once(&deps, now)
+        .await
+        .unwrap();
+    let left: Vec<String> = sqlx::query_scalar("SELECT key FROM idempotency_keys")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["recent"]);
+    app.finish().await;
+}

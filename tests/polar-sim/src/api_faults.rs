@@ -5,7 +5,9 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::Value;
+
+use crate::api::error::ApiError;
 
 /// One rule: the next `count` matching API requests answer `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,25 +41,26 @@ impl ApiFault {
             && self.path.as_deref().is_none_or(|p| path.starts_with(p))
     }
 
-    /// The answer Polar would give with this status.
+    /// The answer Polar would give with this status, in Polar's error shapes.
     pub(crate) fn response(&self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = self
             .message
             .clone()
             .unwrap_or_else(|| format!("Simulated failure ({})", self.status));
-        let body = if status == StatusCode::UNPROCESSABLE_ENTITY {
-            json!({"error": "RequestValidationError", "detail": [
-                {"type": "value_error", "loc": ["body"], "msg": message, "input": null}
-            ]})
+        let error = if status == StatusCode::UNPROCESSABLE_ENTITY {
+            ApiError::invalid(&["body"], message, "value_error", Value::Null)
         } else {
-            let error = status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .replace(' ', "");
-            json!({"error": error, "detail": message})
+            ApiError::Polar {
+                status,
+                error: status
+                    .canonical_reason()
+                    .unwrap_or("Error")
+                    .replace(' ', ""),
+                detail: message,
+            }
         };
-        (status, axum::Json(body)).into_response()
+        error.into_response()
     }
 }
 
