@@ -109,6 +109,12 @@ impl App {
             polar,
             clock: clock.clone(),
         };
+        let rate_limiter = config.rate_limit.map(|rate| {
+            let burst = config
+                .rate_limit_burst
+                .unwrap_or_else(|| rate.saturating_mul(2));
+            Arc::new(crate::auth::RateLimiter::new(rate, burst, clock.clone()))
+        });
         let state = AppState {
             inbox: Inbox::start(pool.clone()),
             pool,
@@ -119,6 +125,7 @@ impl App {
             clock,
             billing,
             clerk_secret: clerk_secret.map(Arc::new),
+            rate_limiter,
         };
         Ok(Self {
             listener,

@@ -176,6 +176,26 @@ pub struct Config {
         hide_env_values = true
     )]
     pub clerk_webhook_secret: Option<SecretString>,
+
+    /// Requests per second each /v1 token may make (per replica); beyond it, 429 rate_limited
+    /// with Retry-After. Unset: no limit.
+    #[arg(
+        long = "rate-limit",
+        env = "TOLLGATE_RATE_LIMIT",
+        value_name = "TOLLGATE_RATE_LIMIT",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub rate_limit: Option<u32>,
+
+    /// Requests a token may make at once before TOLLGATE_RATE_LIMIT applies (default: twice the
+    /// rate).
+    #[arg(
+        long = "rate-limit-burst",
+        env = "TOLLGATE_RATE_LIMIT_BURST",
+        value_name = "TOLLGATE_RATE_LIMIT_BURST",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub rate_limit_burst: Option<u32>,
 }
 
 /// Where snapshots are published: Workers KV through Cloudflare's REST API in production, the

@@ -9,6 +9,10 @@
 //! `admin`. A route declares the least role it needs ([`crate::http::auth`]); a missing or
 //! unknown token is 401 `unauthorized`, a role too low 403 `forbidden`, naming the role needed.
 
+mod rate_limit;
+
+pub use rate_limit::RateLimiter;
+
 use chrono::{DateTime, Utc};
 use rand::Rng as _;
 use rand::distr::Alphanumeric;

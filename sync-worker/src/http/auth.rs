@@ -14,10 +14,11 @@
 use super::{ApiError, AppState};
 use crate::auth::{self, Caller, Role};
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::FromExtractorLayer;
+use axum::response::{IntoResponse, Response};
 use std::marker::PhantomData;
 
 /// The least role a route needs, as a type.
@@ -62,33 +63,65 @@ pub fn forbidden(caller: &Caller, needed: Role) -> ApiError {
     }
 }
 
+/// 429 `rate_limited` with `Retry-After`.
+fn rate_limited(caller: &Caller, wait: std::time::Duration) -> Response {
+    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let mut response = ApiError::Refused {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "rate_limited",
+        message: format!(
+            "`{}` made more requests than TOLLGATE_RATE_LIMIT allows; retry in {seconds} s",
+            caller.actor
+        ),
+    }
+    .into_response();
+    response
+        .headers_mut()
+        .insert("retry-after", HeaderValue::from(seconds));
+    response
+}
+
 impl<R: MinRole> FromRequestParts<AppState> for Authorized<R> {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = match parts.extensions.get::<Caller>() {
-            Some(caller) => caller.clone(),
-            None => {
-                let presented = parts
-                    .headers
-                    .get(AUTHORIZATION)
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| value.strip_prefix("Bearer "))
-                    .ok_or(ApiError::Unauthorized)?;
-                let mut conn = state.pool.acquire().await?;
-                let caller = auth::authenticate(&mut conn, &state.api_token, presented)
-                    .await?
-                    .ok_or(ApiError::Unauthorized)?;
-                parts.extensions.insert(caller.clone());
-                caller
-            }
-        };
+        let caller = caller(parts, state).await?;
         if !caller.has(R::ROLE) {
-            return Err(forbidden(&caller, R::ROLE));
+            return Err(forbidden(&caller, R::ROLE).into_response());
         }
         Ok(Authorized(caller, PhantomData))
     }
+}
+
+/// The request's caller: looked up (and counted against its rate limit) once per request.
+async fn caller(parts: &mut Parts, state: &AppState) -> Result<Caller, Response> {
+    if let Some(caller) = parts.extensions.get::<Caller>() {
+        return Ok(caller.clone());
+    }
+    let caller = authenticate(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    if let Some(limiter) = &state.rate_limiter
+        && let Err(wait) = limiter.take(&caller.actor)
+    {
+        return Err(rate_limited(&caller, wait));
+    }
+    parts.extensions.insert(caller.clone());
+    Ok(caller)
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let presented = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    let mut conn = state.pool.acquire().await?;
+    auth::authenticate(&mut conn, &state.api_token, presented)
+        .await?
+        .ok_or(ApiError::Unauthorized)
 }

@@ -39,6 +39,8 @@ pub struct AppState {
     pub billing: crate::billing::Billing,
     /// Clerk's webhook secret; `None` turns `POST /webhooks/clerk` off.
     pub clerk_secret: Option<Arc<WebhookSecret>>,
+    /// The per-token rate limit of `/v1`; `None` when TOLLGATE_RATE_LIMIT is not set.
+    pub rate_limiter: Option<Arc<crate::auth::RateLimiter>>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -1338,3 +1338,45 @@ async fn the_weekly_cleanup_forgets_idempotency_keys_after_24_hours() {
     assert_eq!(left, ["recent"]);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn each_token_has_its_rate_limit() {
+    let shop = Shop::open_with(|_, config| {
+        config.rate_limit = Some(1);
+        config.rate_limit_burst = Some(2);
+    })
+    .await;
+    let check = || Some(json!({"customer": "user_x", "feature": "projects"}));
+    for _ in 0..2 {
+        let answer = shop.app("POST", "/v1/check", check()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    }
+    let limited = shop.app("POST", "/v1/check", check()).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
+    assert_eq!(limited.body["code"], "rate_limited");
+    assert_eq!(limited.headers["retry-after"].to_str().unwrap(), "1");
+    // Another token has its own budget.
+    let other = shop
+        .call(
+            "POST",
+            "/v1/check",
+            Some(crate::support::API_TOKEN),
+            check(),
+            None,
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+    // A second later, one more request.
+    shop.app
+        .clock
+        .set(shop.app.clock.now() + chrono::Duration::seconds(1));
+    assert_eq!(
+        shop.app("POST", "/v1/check", check()).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        shop.app("POST", "/v1/check", check()).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    shop.finish().await;
+}

@@ -119,6 +119,8 @@ pub fn config(database_url: &str) -> Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         api_token: SecretString::from(API_TOKEN),
         clerk_webhook_secret: None,
+        rate_limit: None,
+        rate_limit_burst: None,
     }
 }
 
