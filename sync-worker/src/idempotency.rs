@@ -5,8 +5,8 @@
 //!
 //! 1. **Claim**, in a transaction of its own: a key that expired (24 hours) or whose call was
 //!    left in progress for over [`ABANDONED_AFTER`] (its process died) is forgotten; then a row
-//!    `in_progress` is inserted with the SHA-256 of the request (method, path and body). The
-//!    unique key makes one of two concurrent requests win.
+//!    `in_progress` is inserted with the SHA-256 of the request (method, path and body, its
+//!    JSON with sorted keys). The unique key makes one of two concurrent requests win.
 //! 2. A request that finds the key already stored gets, in this order: 422
 //!    `idempotency_key_reused` when its request differs from the stored one; the stored answer
 //!    when the call completed; 409 `idempotency_key_in_use` while the first call is still in

@@ -84,9 +84,21 @@ impl Call {
             caller,
             request_id,
             key,
-            digest: idempotency::request_digest(method.as_str(), uri.0.path(), body),
+            digest: idempotency::request_digest(method.as_str(), uri.0.path(), &canonical(body)),
         })
     }
+}
+
+/// The body as compared between a request and its retry: JSON with its keys sorted and no
+/// spaces (so a client that serialises the same request differently is not refused), else the
+/// bytes themselves.
+fn canonical(body: &[u8]) -> Vec<u8> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Vec::new();
+    }
+    serde_json::from_slice::<Value>(body)
+        .and_then(|value| serde_json::to_vec(&value))
+        .unwrap_or_else(|_| body.to_vec())
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -557,5 +569,23 @@ async fn orders(
     match state.billing.orders(&customer, &query).await {
         Ok(page) => Json::<OrderPage>(page).into_response(),
         Err(error) => refusal(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical;
+
+    #[test]
+    fn a_retry_serialised_differently_is_the_same_request() {
+        assert_eq!(
+            canonical(br#"{"order": "o", "amount": 5, "reason": "other"}"#),
+            canonical(br#"{"reason":"other","amount":5,"order":"o"}"#)
+        );
+        assert_ne!(
+            canonical(br#"{"amount": 5}"#),
+            canonical(br#"{"amount": 6}"#)
+        );
+        assert_eq!(canonical(b"  "), canonical(b""));
     }
 }
