@@ -181,7 +181,11 @@ where
 {
     let actor = call.caller.actor.as_str();
     let now = state.clock.now();
-    let refused = |code: &'static str, message: String| async move {
+    if key_required && call.key.is_none() {
+        let code = "idempotency_key_required";
+        let message =
+            "this call needs an `Idempotency-Key` header, so that a retry cannot refund twice"
+                .to_owned();
         let details = json!({ "refused": code, "message": message });
         let mut conn = state.pool.acquire().await?;
         audit_row(
@@ -190,21 +194,13 @@ where
             action,
             subject,
             customer.as_deref(),
-            None,
             details,
             now,
         )
         .await?;
-        Ok::<_, ApiError>(())
-    };
-    if key_required && call.key.is_none() {
-        let message =
-            "this call needs an `Idempotency-Key` header, so that a retry cannot refund twice"
-                .to_owned();
-        refused("idempotency_key_required", message.clone()).await?;
         return Err(ApiError::Refused {
             status: StatusCode::BAD_REQUEST,
-            code: "idempotency_key_required",
+            code,
             message,
         });
     }
@@ -276,7 +272,6 @@ where
                 action,
                 subject,
                 customer.as_deref(),
-                None,
                 details,
                 now,
             )
@@ -287,14 +282,13 @@ where
     }
 }
 
-#[expect(clippy::too_many_arguments, reason = "one audit row's columns")]
+/// The audit row of a refused call.
 async fn audit_row(
     conn: &mut sqlx::PgConnection,
     call: &Call,
     action: &str,
     subject: &str,
     customer: Option<&str>,
-    reason: Option<&str>,
     details: Value,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
@@ -306,7 +300,6 @@ async fn audit_row(
             action,
             subject,
             customer,
-            reason,
             request_id: Some(&call.request_id),
             details,
             ..Default::default()
