@@ -1380,3 +1380,36 @@ async fn each_token_has_its_rate_limit() {
     );
     shop.finish().await;
 }
+
+#[tokio::test]
+async fn a_paid_plan_no_polar_product_sells_is_not_for_sale() {
+    let catalog = std::env::temp_dir().join(format!(
+        "tollgate-catalog-team-{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let mut text = std::fs::read_to_string(crate::support::catalog_path()).unwrap();
+    text.push_str(
+        "\n[plans.team]\nname = \"Team\"\nrank = 3\npolar_metadata = { plan = \"team\" }\n\
+         limits = { projects = \"unlimited\" }\n",
+    );
+    std::fs::write(&catalog, text).unwrap();
+    let path = catalog.clone();
+    let shop = Shop::open_with(move |_, config| config.catalog.path = path).await;
+    shop.sign_up("user_team").await;
+    let before = shop.state().await;
+    let answer = shop
+        .app(
+            "POST",
+            "/v1/checkouts",
+            Some(json!({"customer": "user_team", "plan": "team",
+                        "success_url": "https://app.example.com/ok"})),
+        )
+        .await;
+    assert!(
+        answer.body["message"].as_str().unwrap().contains("team"),
+        "{answer:?}"
+    );
+    refused(&shop, &before, answer, 422, "plan_not_for_sale").await;
+    shop.finish().await;
+    std::fs::remove_file(catalog).unwrap();
+}
