@@ -1413,3 +1413,45 @@ async fn a_paid_plan_no_polar_product_sells_is_not_for_sale() {
     shop.finish().await;
     std::fs::remove_file(catalog).unwrap();
 }
+
+#[tokio::test]
+async fn support_revokes_a_subscription_now() {
+    let shop = Shop::open().await;
+    shop.sign_up("user_gone").await;
+    shop.subscribe("user_gone", "premium").await;
+    let mut conn = shop.app.pool.acquire().await.unwrap();
+    let (_, support) = auth::create(
+        &mut conn,
+        "desk",
+        Role::Support,
+        "test",
+        shop.app.clock.now(),
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let revoked = shop
+        .call(
+            "POST",
+            "/v1/customers/user_gone/cancel",
+            Some(support.expose_secret()),
+            Some(json!({"at_period_end": false})),
+            Some("revoke-1"),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
+    assert_eq!(revoked.body["subscription"]["status"], "canceled");
+    assert!(revoked.body["ends_at"].is_string());
+    shop.settle().await;
+    assert_eq!(shop.plan("user_gone").await, "free");
+    let (actor, role): (String, Option<String>) =
+        sqlx::query_as("SELECT actor, role FROM audit_log WHERE action = 'billing.revoke'")
+            .fetch_one(&shop.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (actor.as_str(), role.as_deref()),
+        ("token:desk", Some("support"))
+    );
+    shop.finish().await;
+}
