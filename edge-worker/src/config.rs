@@ -5,7 +5,7 @@
 //! | `TOLLGATE_ORIGIN` | origin that allowed and ungated requests are proxied to | none: such requests get 404 |
 //! | `TOLLGATE_ROUTES` | route rules, JSON (see `rules`) | `[]` |
 //! | `TOLLGATE_FAILURE_POLICY` | failure policies, JSON (see `policy`) | `last_known_good` |
-//! | `TOLLGATE_UPGRADE_URL` | upgrade link; `{plan}` becomes the suggested plan's key | none |
+//! | `TOLLGATE_UPGRADE_URL` | a page of the app where the customer upgrades: `{plan}` becomes the suggested plan's key, `{feature}` the refused feature | none |
 //! | `TOLLGATE_JWT_ISSUER`, `TOLLGATE_JWT_AUDIENCE`, `TOLLGATE_JWKS_URL` | OIDC issuer (all three, or none) | JWTs refused |
 //! | `TOLLGATE_JWT_CUSTOMER_CLAIM` | claim holding the customer id | `sub` |
 //! | `TOLLGATE_JWT_COOKIE` | cookie holding the JWT when there is no `Authorization` (Clerk: `__session`) | none |
@@ -169,12 +169,28 @@ impl Config {
         })
     }
 
-    /// The upgrade link for a plan, if an upgrade URL is configured.
-    pub fn upgrade_link(&self, plan: &str) -> Option<String> {
-        self.upgrade_url
-            .as_ref()
-            .map(|template| template.replace("{plan}", plan))
+    /// The upgrade link to `plan` for a refusal of `feature`, if an upgrade URL is configured.
+    /// Both are percent-encoded, so the template decides where they go in the URL.
+    pub fn upgrade_link(&self, plan: &str, feature: &str) -> Option<String> {
+        self.upgrade_url.as_ref().map(|template| {
+            template
+                .replace("{plan}", &url_component(plan))
+                .replace("{feature}", &url_component(feature))
+        })
     }
+}
+
+/// `text` percent-encoded for any part of a URL (RFC 3986 unreserved characters kept).
+fn url_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 fn millis(seconds: u64) -> i64 {
@@ -225,7 +241,7 @@ mod tests {
             ),
             (
                 "TOLLGATE_UPGRADE_URL",
-                "https://app.example.com/upgrade?plan={plan}",
+                "https://app.example.com/upgrade?plan={plan}&feature={feature}",
             ),
             ("TOLLGATE_JWT_ISSUER", "https://clerk.example.com"),
             ("TOLLGATE_JWT_AUDIENCE", "tollgate"),
@@ -242,8 +258,12 @@ mod tests {
         assert_eq!(c.rules.find("GET", "/api/x").unwrap().feature, "api_calls");
         assert_eq!(c.policies.for_feature("api_calls"), FailurePolicy::Open);
         assert_eq!(
-            c.upgrade_link("premium").as_deref(),
-            Some("https://app.example.com/upgrade?plan=premium")
+            c.upgrade_link("premium", "api_calls").as_deref(),
+            Some("https://app.example.com/upgrade?plan=premium&feature=api_calls")
+        );
+        assert_eq!(
+            c.upgrade_link("pro plan", "a&b").as_deref(),
+            Some("https://app.example.com/upgrade?plan=pro%20plan&feature=a%26b")
         );
         assert_eq!(c.jwt.as_ref().unwrap().customer_claim, "org_id");
         assert_eq!(c.kv_cache_ttl, 120);

@@ -215,7 +215,7 @@ async fn gated(
     )
     .await;
     if !answer.allowed {
-        let body = answer.refusal_body(|plan| config.upgrade_link(plan));
+        let body = answer.refusal_body(|plan| config.upgrade_link(plan, feature));
         return json_response(&body, answer.refusal_status());
     }
     // Reserve the units before the origin is awaited, so that concurrent requests in this

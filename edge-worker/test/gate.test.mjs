@@ -37,7 +37,7 @@ before(async () => {
   worker = await startWorker({
     TOLLGATE_ORIGIN: origin.url,
     TOLLGATE_ROUTES: JSON.stringify(ROUTES),
-    TOLLGATE_UPGRADE_URL: "https://app.test/upgrade?plan={plan}",
+    TOLLGATE_UPGRADE_URL: "https://app.test/upgrade?plan={plan}&feature={feature}",
     TOLLGATE_FAILURE_POLICY: JSON.stringify({
       default: "last_known_good",
       features: { api_calls: "open", projects: "closed" },
@@ -83,7 +83,7 @@ describe("gated routes", () => {
     assert.equal(body.limit, 1);
     assert.equal(body.used, 1);
     assert.deepEqual(body.upgrade, { plan: "premium", name: "Premium" });
-    assert.equal(body.upgradeUrl, "https://app.test/upgrade?plan=premium");
+    assert.equal(body.upgradeUrl, "https://app.test/upgrade?plan=premium&feature=projects");
   });
 
   test("a feature outside the plan is 402, an unknown one 403", async () => {

@@ -36,6 +36,8 @@ pub enum StartupError {
     },
     #[error("POLAR_WEBHOOK_SECRET: {0}")]
     WebhookSecret(#[source] SignatureError),
+    #[error("CLERK_WEBHOOK_SECRET: {0}")]
+    ClerkSecret(#[source] SignatureError),
     #[error("POLAR_API_URL: cannot build the Polar client: {0}")]
     PolarClient(#[source] reqwest::Error),
     #[error("{0}")]
@@ -73,6 +75,12 @@ impl App {
         let catalog = load_catalog(&config.catalog.path)?;
         let secret = WebhookSecret::new(&config.polar_webhook_secret)
             .map_err(StartupError::WebhookSecret)?;
+        let clerk_secret = config
+            .clerk_webhook_secret
+            .as_ref()
+            .map(WebhookSecret::new)
+            .transpose()
+            .map_err(StartupError::ClerkSecret)?;
         let publisher = config.publish.sink().map_err(StartupError::Publish)?;
         let pool = connect(&config.database.url, config.database.max_connections).await?;
         MIGRATOR.run(&pool).await.map_err(StartupError::Migrate)?;
@@ -84,14 +92,27 @@ impl App {
                     source,
                 })?;
         let catalog = Arc::new(catalog);
+        let polar = polar_client(&config.polar, &clock)?;
         let deps = jobs::Deps {
             pool: pool.clone(),
             catalog: Arc::clone(&catalog),
-            polar: polar_client(&config.polar, &clock)?,
+            polar: polar.clone(),
             clock: clock.clone(),
         };
         let scheduler = Arc::new(Scheduler::new(deps, jobs::schedule()));
         let applier = Applier::new(pool.clone(), Arc::clone(&catalog), clock.clone());
+        let billing = crate::billing::Billing {
+            pool: pool.clone(),
+            catalog: Arc::clone(&catalog),
+            polar,
+            clock: clock.clone(),
+        };
+        let rate_limiter = config.rate_limit.map(|rate| {
+            let burst = config
+                .rate_limit_burst
+                .unwrap_or_else(|| rate.saturating_mul(2));
+            Arc::new(crate::auth::RateLimiter::new(rate, burst, clock.clone()))
+        });
         let state = AppState {
             inbox: Inbox::start(pool.clone()),
             pool,
@@ -100,6 +121,9 @@ impl App {
             secret: Arc::new(secret),
             api_token: config.api_token,
             clock,
+            billing,
+            clerk_secret: clerk_secret.map(Arc::new),
+            rate_limiter,
         };
         Ok(Self {
             listener,

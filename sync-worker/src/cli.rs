@@ -1,5 +1,8 @@
 //! The `tollgate` command line: its commands and what each one does.
 
+mod billing;
+mod tokens;
+
 use crate::app::{self, App};
 use crate::clock::Clock;
 use crate::config::{CatalogConfig, Config, DatabaseConfig, PolarConfig};
@@ -60,6 +63,11 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Check the database, Polar, the outbox and webhooks; raise alerts; exit 1 on a problem.
     Health(HealthArgs),
+    /// Tokens of the /v1 API and their roles.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
+    #[command(flatten)]
+    Billing(billing::BillingCommand),
 }
 
 /// What `tollgate sync` reconciles.
@@ -193,6 +201,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Reconcile(args) => reconcile(&args, &Resource::ALL, Mode::Full, "reconcile").await,
         Command::Health(args) => health(&args).await,
+        Command::Tokens(command) => tokens::run(command).await,
+        Command::Billing(command) => billing::run(command).await,
     }
 }
 

@@ -69,7 +69,8 @@ impl PolarServer {
 /// Polar's REST API: which server, and the organization token for it.
 #[derive(Debug, Clone, Args)]
 pub struct PolarConfig {
-    /// Polar organization access token (reconciliation with Polar's API).
+    /// Polar organization access token: reconciliation, and the billing calls (customers,
+    /// checkouts, portal, plan changes, cancel, refunds), which answer 503 without it.
     #[arg(
         long = "polar-organization-token",
         env = "POLAR_ORGANIZATION_TOKEN",
@@ -164,6 +165,37 @@ pub struct Config {
         hide_env_values = true
     )]
     pub api_token: SecretString,
+
+    /// Clerk's webhook signing secret (whsec_…), to make Polar customers from Clerk's users at
+    /// POST /webhooks/clerk. Unset: that endpoint is off (404).
+    #[arg(
+        long = "clerk-webhook-secret",
+        env = "CLERK_WEBHOOK_SECRET",
+        value_name = "CLERK_WEBHOOK_SECRET",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub clerk_webhook_secret: Option<SecretString>,
+
+    /// Requests per second each /v1 token may make (per replica); beyond it, 429 rate_limited
+    /// with Retry-After. Unset: no limit.
+    #[arg(
+        long = "rate-limit",
+        env = "TOLLGATE_RATE_LIMIT",
+        value_name = "TOLLGATE_RATE_LIMIT",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub rate_limit: Option<u32>,
+
+    /// Requests a token may make at once before TOLLGATE_RATE_LIMIT applies (default: twice the
+    /// rate).
+    #[arg(
+        long = "rate-limit-burst",
+        env = "TOLLGATE_RATE_LIMIT_BURST",
+        value_name = "TOLLGATE_RATE_LIMIT_BURST",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub rate_limit_burst: Option<u32>,
 }
 
 /// Where snapshots are published: Workers KV through Cloudflare's REST API in production, the

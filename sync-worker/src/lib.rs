@@ -4,7 +4,10 @@
 //! `webhook-id`, applies it in the background so that an older version of an object never
 //! overwrites a newer one, and rebuilds the affected customers' snapshots with the engine
 //! (`tollgate_gate`). Apps read
-//! snapshots and decisions from the `/v1` API.
+//! snapshots and decisions from the `/v1` API, and sell through Polar with it ([`billing`]:
+//! customers, checkouts, the portal, plan changes, cancellation, refunds, invoice history),
+//! each call under a token's role ([`auth`]) and, when it changes something, an idempotency key
+//! ([`idempotency`]) and an audit row.
 //!
 //! ```no_run
 //! # async fn demo(config: tollgate_sync::config::Config) -> Result<(), Box<dyn std::error::Error>> {
@@ -16,6 +19,8 @@
 
 pub mod account;
 pub mod app;
+pub mod auth;
+pub mod billing;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -23,6 +28,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod idempotency;
 pub mod jobs;
 pub mod polar;
 pub mod polar_client;

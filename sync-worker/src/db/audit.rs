@@ -19,3 +19,45 @@ pub async fn record(
         .await?;
     Ok(())
 }
+
+/// One audited API call: who (actor and role) did what to which customer, the state before
+/// and after, the reason given, and the request it came from.
+#[derive(Debug, Clone, Default)]
+pub struct Entry<'a> {
+    pub actor: &'a str,
+    pub role: Option<&'a str>,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub customer: Option<&'a str>,
+    pub before: Option<&'a Value>,
+    pub after: Option<&'a Value>,
+    pub reason: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub details: Value,
+}
+
+pub async fn record_entry(
+    conn: &mut PgConnection,
+    entry: &Entry<'_>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, role, action, subject, customer, before, after,
+                                reason, request_id, details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(at)
+    .bind(entry.actor)
+    .bind(entry.role)
+    .bind(entry.action)
+    .bind(entry.subject)
+    .bind(entry.customer)
+    .bind(entry.before)
+    .bind(entry.after)
+    .bind(entry.reason)
+    .bind(entry.request_id)
+    .bind(&entry.details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

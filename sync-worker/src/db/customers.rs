@@ -87,3 +87,18 @@ pub async fn live_ids(conn: &mut PgConnection) -> Result<Vec<String>, sqlx::Erro
         .fetch_all(conn)
         .await
 }
+
+/// The stored, not deleted customer whose external id is `external_id`: Polar id and e-mail.
+pub async fn live_by_external_id(
+    conn: &mut PgConnection,
+    external_id: &str,
+) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, email FROM customers
+         WHERE external_id = $1 AND deleted_at IS NULL
+         ORDER BY version_at DESC LIMIT 1",
+    )
+    .bind(external_id)
+    .fetch_optional(conn)
+    .await
+}

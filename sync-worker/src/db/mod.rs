@@ -14,10 +14,13 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod api_tokens;
 pub mod audit;
 pub mod benefit_grants;
 pub mod checkouts;
+pub mod clerk_events;
 pub mod customers;
+pub mod idempotency_keys;
 pub mod job_runs;
 pub mod metered_customers;
 pub mod objects;

@@ -39,3 +39,56 @@ pub async fn upsert(
     .await?;
     Ok(row.is_some())
 }
+
+/// An order as the invoice history shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub id: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub customer: Option<String>,
+    pub raw: serde_json::Value,
+    pub status: String,
+    pub total_amount: i64,
+    pub refunded_amount: i64,
+    pub currency: String,
+}
+
+const HISTORY_COLUMNS: &str = "o.id, (o.raw->>'created_at')::timestamptz AS created_at,
+     c.external_id AS customer, o.raw, o.status, o.total_amount, o.refunded_amount, o.currency";
+
+/// Up to `limit` orders of the customer with external id `external_id`, newest first, strictly
+/// after the position `after` (`created_at`, `id`) of the previous page.
+pub async fn history(
+    conn: &mut PgConnection,
+    external_id: &str,
+    after: Option<(chrono::DateTime<chrono::Utc>, &str)>,
+    limit: i64,
+) -> Result<Vec<HistoryRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {HISTORY_COLUMNS}
+         FROM orders o JOIN customers c ON c.id = o.customer_id
+         WHERE c.external_id = $1
+           AND ($2::timestamptz IS NULL
+                OR ((o.raw->>'created_at')::timestamptz, o.id) < ($2, $3))
+         ORDER BY (o.raw->>'created_at')::timestamptz DESC, o.id DESC
+         LIMIT $4"
+    )))
+    .bind(external_id)
+    .bind(after.map(|(at, _)| at))
+    .bind(after.map(|(_, id)| id))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// One order by its Polar id.
+pub async fn by_id(conn: &mut PgConnection, id: &str) -> Result<Option<HistoryRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {HISTORY_COLUMNS}
+         FROM orders o LEFT JOIN customers c ON c.id = o.customer_id
+         WHERE o.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}

@@ -69,3 +69,12 @@ pub async fn subscriber_external_ids(
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
+
+/// Every product that is not archived, as Polar sent it, oldest first.
+pub async fn live_raw(
+    conn: &mut PgConnection,
+) -> Result<Vec<(String, serde_json::Value)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, raw FROM products WHERE NOT is_archived ORDER BY id")
+        .fetch_all(conn)
+        .await
+}

@@ -108,3 +108,19 @@ pub async fn ids_in(
     .fetch_all(conn)
     .await
 }
+
+/// The stored subscriptions (Polar's JSON) of the live customers with `external_id`.
+pub async fn raw_of_customer(
+    conn: &mut PgConnection,
+    external_id: &str,
+) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT s.raw
+         FROM subscriptions s JOIN customers c ON c.id = s.customer_id
+         WHERE c.external_id = $1 AND c.deleted_at IS NULL
+         ORDER BY s.id",
+    )
+    .bind(external_id)
+    .fetch_all(conn)
+    .await
+}

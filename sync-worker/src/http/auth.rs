@@ -1,29 +1,127 @@
-//! Bearer-token authentication of the `/v1` API.
+//! Authentication and roles at the HTTP edge: the [`Authorized`] extractor, whose type names
+//! the least role a route needs, and [`require`], the same check as a router layer.
+//!
+//! ```ignore
+//! // A handler that only admins reach:
+//! async fn refund(Authorized(caller, ..): Authorized<min::Admin>, ...) { ... }
+//! // Every route of a router:
+//! Router::new().route(...).route_layer(auth::require::<min::App>(state.clone()))
+//! ```
+//!
+//! The caller is resolved once per request and kept in the request's extensions, so a layer
+//! and an extractor on the same route look the token up once.
 
 use super::{ApiError, AppState};
-use axum::extract::{Request, State};
+use crate::auth::{self, Caller, Role};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
-use axum::response::Response;
-use secrecy::ExposeSecret;
-use subtle::ConstantTimeEq;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::FromExtractorLayer;
+use axum::response::{IntoResponse, Response};
+use std::marker::PhantomData;
 
-/// Lets a request through only with `Authorization: Bearer <TOLLGATE_API_TOKEN>`, compared in
-/// constant time.
-pub async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let presented = request
-        .headers()
+/// The least role a route needs, as a type.
+pub trait MinRole: Send + Sync + 'static {
+    const ROLE: Role;
+}
+
+/// The role markers of [`Authorized`].
+pub mod min {
+    use super::{MinRole, Role};
+
+    macro_rules! marker {
+        ($($name:ident => $role:expr),*) => {$(
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name;
+            impl MinRole for $name {
+                const ROLE: Role = $role;
+            }
+        )*};
+    }
+    marker!(App => Role::App, Viewer => Role::Viewer, Support => Role::Support, Admin => Role::Admin);
+}
+
+/// An authenticated caller whose role includes `R`'s.
+#[derive(Debug, Clone)]
+pub struct Authorized<R>(pub Caller, pub PhantomData<R>);
+
+/// Layer form of [`Authorized`]: every route under it needs at least role `R`.
+pub fn require<R: MinRole>(state: AppState) -> FromExtractorLayer<Authorized<R>, AppState> {
+    axum::middleware::from_extractor_with_state(state)
+}
+
+/// The answer to a token whose role is below `needed`.
+pub fn forbidden(caller: &Caller, needed: Role) -> ApiError {
+    ApiError::Refused {
+        status: StatusCode::FORBIDDEN,
+        code: "forbidden",
+        message: format!(
+            "this call needs role `{needed}` (or higher); the token presented has role `{}`",
+            caller.role
+        ),
+    }
+}
+
+/// 429 `rate_limited` with `Retry-After`.
+fn rate_limited(caller: &Caller, wait: std::time::Duration) -> Response {
+    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let mut response = ApiError::Refused {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "rate_limited",
+        message: format!(
+            "`{}` made more requests than TOLLGATE_RATE_LIMIT allows; retry in {seconds} s",
+            caller.actor
+        ),
+    }
+    .into_response();
+    response
+        .headers_mut()
+        .insert("retry-after", HeaderValue::from(seconds));
+    response
+}
+
+impl<R: MinRole> FromRequestParts<AppState> for Authorized<R> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = caller(parts, state).await?;
+        if !caller.has(R::ROLE) {
+            return Err(forbidden(&caller, R::ROLE).into_response());
+        }
+        Ok(Authorized(caller, PhantomData))
+    }
+}
+
+/// The request's caller: looked up (and counted against its rate limit) once per request.
+async fn caller(parts: &mut Parts, state: &AppState) -> Result<Caller, Response> {
+    if let Some(caller) = parts.extensions.get::<Caller>() {
+        return Ok(caller.clone());
+    }
+    let caller = authenticate(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    if let Some(limiter) = &state.rate_limiter
+        && let Err(wait) = limiter.take(&caller.actor)
+    {
+        return Err(rate_limited(&caller, wait));
+    }
+    parts.extensions.insert(caller.clone());
+    Ok(caller)
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let presented = parts
+        .headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized)?;
-    let expected = state.api_token.expose_secret().as_bytes();
-    if !bool::from(presented.trim().as_bytes().ct_eq(expected)) {
-        return Err(ApiError::Unauthorized);
-    }
-    Ok(next.run(request).await)
+    let mut conn = state.pool.acquire().await?;
+    auth::authenticate(&mut conn, &state.api_token, presented)
+        .await?
+        .ok_or(ApiError::Unauthorized)
 }

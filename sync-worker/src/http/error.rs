@@ -30,7 +30,9 @@ pub enum ApiError {
     InvalidPayload(String),
     #[error("{0}")]
     InvalidRequest(String),
-    #[error("a valid `Authorization: Bearer <TOLLGATE_API_TOKEN>` header is required")]
+    #[error(
+        "a valid `Authorization: Bearer <token>` header is required (TOLLGATE_API_TOKEN, or a token from `tollgate tokens create`)"
+    )]
     Unauthorized,
     #[error("no snapshot for customer `{0}`")]
     UnknownCustomer(String),

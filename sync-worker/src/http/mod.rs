@@ -1,6 +1,8 @@
 //! The HTTP API: Polar's webhooks, the `/v1` API for apps, and health probes.
 
-mod auth;
+pub mod auth;
+mod billing;
+mod clerk;
 mod entitlements;
 mod error;
 mod health;
@@ -32,6 +34,12 @@ pub struct AppState {
     pub secret: Arc<WebhookSecret>,
     pub api_token: SecretString,
     pub clock: Clock,
+    /// The billing operations (Polar's API behind them).
+    pub billing: crate::billing::Billing,
+    /// Clerk's webhook secret; `None` turns `POST /webhooks/clerk` off.
+    pub clerk_secret: Option<Arc<WebhookSecret>>,
+    /// The per-token rate limit of `/v1`; `None` when TOLLGATE_RATE_LIMIT is not set.
+    pub rate_limiter: Option<Arc<crate::auth::RateLimiter>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -41,16 +49,15 @@ impl std::fmt::Debug for AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let webhooks = Router::new()
-        .route("/webhooks/polar", post(webhooks::receive))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let mut webhooks = Router::new().route("/webhooks/polar", post(webhooks::receive));
+    if state.clerk_secret.is_some() {
+        webhooks = webhooks.route("/webhooks/clerk", post(clerk::receive));
+    }
+    let webhooks = webhooks.layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let v1 = Router::new()
         .route("/v1/entitlements/{customer}", get(entitlements::snapshot))
         .route("/v1/check", post(entitlements::check))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ))
+        .route_layer(auth::require::<auth::min::App>(state.clone()))
         .layer(DefaultBodyLimit::max(64 * 1024));
     let probes = Router::new()
         .route("/healthz", get(health::healthz))
@@ -59,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks)
         .merge(v1)
         .merge(usage::router(state.clone()))
+        .merge(billing::router(state.clone()))
         .merge(probes)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

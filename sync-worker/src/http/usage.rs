@@ -29,10 +29,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/usage", post(ingest_batch))
         .route("/v1/gauges/{customer}", put(set_gauges))
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            auth::require_token,
-        ))
+        .route_layer(auth::require::<auth::min::App>(state))
         .layer(DefaultBodyLimit::max(MAX_USAGE_BODY_BYTES))
 }
 

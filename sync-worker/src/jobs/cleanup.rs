@@ -1,6 +1,6 @@
 //! Cleanup (weekly): forgets old bookkeeping — finished job runs and resolved alerts after 90
 //! days, and applied or ignored webhook deliveries after 90 days (long past any redelivery
-//! Polar makes, so duplicates are still caught).
+//! Polar makes, so duplicates are still caught); idempotency keys once they expired (24 hours).
 
 use super::Deps;
 use super::scheduler::Finished;
@@ -19,7 +19,9 @@ pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> anyhow::Result<Finishe
     let job_runs = db::job_runs::delete_finished_before(&mut *conn, before).await?;
     let alerts = db::alerts::delete_resolved_before(&mut conn, before).await?;
     let webhooks = db::webhook_events::delete_done_before(&mut conn, before).await?;
+    let idempotency_keys = db::idempotency_keys::delete_expired(&mut conn, now).await?;
     Ok(Finished::Succeeded(json!({
+        "idempotency_keys": idempotency_keys,
         "job_runs": job_runs,
         "alerts": alerts,
         "webhook_events": webhooks,

@@ -68,6 +68,20 @@ impl CircuitBreaker {
         self.lock().openings
     }
 
+    /// How long until an open circuit lets a trial call through (zero when closed or half-open).
+    pub fn retry_in(&self) -> Duration {
+        let Some(at) = self.lock().opened_at else {
+            return Duration::ZERO;
+        };
+        let elapsed = self
+            .clock
+            .now()
+            .signed_duration_since(at)
+            .to_std()
+            .unwrap_or_default();
+        self.cool_down.saturating_sub(elapsed)
+    }
+
     /// Whether the circuit opened at `at` is still in its cool-down.
     fn cooling(&self, at: DateTime<Utc>) -> bool {
         // A clock that went backwards counts as still cooling down.

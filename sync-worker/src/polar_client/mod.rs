@@ -96,6 +96,8 @@ pub enum PolarError {
         method: Method,
         path: String,
         waits: u32,
+        /// Polar's last `retry-after`.
+        retry_after: Option<Duration>,
     },
     #[error("Polar's answer to {path} is not the expected JSON")]
     Decode {
@@ -219,6 +221,34 @@ impl PolarClient {
         self.send_body(Method::PATCH, path, body).await
     }
 
+    /// `DELETE path`; Polar answers 204 without a body (read as `null`).
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, PolarError> {
+        self.call(Method::DELETE, path, &[], None).await
+    }
+
+    /// A clone for calls a person or an app waits on: sharing the connection pool and circuit
+    /// breaker, it makes at most `max_attempts` attempts with short backoff (1 = no retry, for
+    /// calls that are not safe to repeat) and does not wait out Polar's rate limit but returns
+    /// [`PolarError::RateLimited`] with Polar's `retry-after`.
+    pub fn interactive(&self, max_attempts: u32) -> Self {
+        let config = ClientConfig {
+            max_attempts: max_attempts.max(1),
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            max_rate_limit_waits: 0,
+            ..(*self.config).clone()
+        };
+        Self {
+            config: config.into(),
+            ..self.clone()
+        }
+    }
+
+    /// How long until the circuit lets a call through again (zero when it is closed).
+    pub fn breaker_retry_in(&self) -> Duration {
+        self.breaker.retry_in()
+    }
+
     async fn send_body<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
@@ -303,14 +333,16 @@ impl PolarClient {
                     // Rate limiting is Polar working as designed: not a failure.
                     self.breaker.record_success();
                     waits += 1;
+                    let polar_wait = retry_after(&response);
                     if waits > self.config.max_rate_limit_waits {
                         return Err(PolarError::RateLimited {
                             method,
                             path: path.to_owned(),
                             waits,
+                            retry_after: polar_wait,
                         });
                     }
-                    let wait = retry_after(&response).unwrap_or(self.config.base_delay);
+                    let wait = polar_wait.unwrap_or(self.config.base_delay);
                     tracing::warn!(
                         path,
                         wait_ms = wait.as_millis() as u64,

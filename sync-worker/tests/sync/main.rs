@@ -11,6 +11,7 @@
 )]
 
 mod applier;
+mod billing;
 mod publish;
 mod reconcile;
 mod scheduler;

@@ -45,6 +45,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sim/rate-limit", put(set_rate_limit))
         .route("/_sim/rate-limit/throttle", post(throttle))
         .route("/_sim/requests", get(requests).delete(reset_requests))
+        .route(
+            "/_sim/api-faults",
+            get(get_api_faults)
+                .post(add_api_fault)
+                .delete(clear_api_faults),
+        )
         .route("/checkout/{secret}", get(checkout_page))
         .route("/checkout/{secret}/pay", post(checkout_pay))
         .route(
@@ -257,6 +263,28 @@ async fn throttle(
     Ok(Json(
         json!({"requests": b.requests, "retry_after": b.retry_after}),
     ))
+}
+
+async fn get_api_faults(State(sim): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!(sim.api_faults().list()))
+}
+
+async fn add_api_fault(
+    State(sim): State<Arc<Shared>>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ControlError> {
+    let rule: crate::api_faults::ApiFault = parse(&body)?;
+    if !(400..=599).contains(&rule.status) {
+        return Err(SimError::invalid("status", "must be an HTTP error status, 400 to 599").into());
+    }
+    let mut faults = sim.api_faults();
+    faults.add(rule);
+    Ok(Json(json!(faults.list())))
+}
+
+async fn clear_api_faults(State(sim): State<Arc<Shared>>) -> StatusCode {
+    sim.api_faults().clear();
+    StatusCode::NO_CONTENT
 }
 
 async fn requests(State(sim): State<Arc<Shared>>) -> Json<Value> {

@@ -23,6 +23,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod api_faults;
 pub mod clock;
 pub mod control;
 pub mod error;
@@ -37,6 +38,7 @@ pub mod store;
 pub mod token;
 pub mod webhook;
 
+pub use api_faults::ApiFault;
 pub use error::SimError;
 pub use lifecycle::subscriptions::{Payment, Proration};
 pub use model::SubscriptionStatus;

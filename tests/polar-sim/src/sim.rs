@@ -81,6 +81,7 @@ pub struct Shared {
     limiter: Mutex<Limiter>,
     requests: Mutex<BTreeMap<String, u64>>,
     default_proration: Proration,
+    api_faults: Mutex<crate::api_faults::ApiFaults>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -144,6 +145,10 @@ impl Shared {
         lock(&self.limiter).throttle(requests, retry_after);
     }
 
+    pub(crate) fn api_faults(&self) -> MutexGuard<'_, crate::api_faults::ApiFaults> {
+        lock(&self.api_faults)
+    }
+
     pub(crate) fn count_request(&self, method: &str, route: &str) {
         // Both spellings of a list path are one route.
         let route = route.strip_suffix('/').unwrap_or(route);
@@ -200,6 +205,7 @@ impl Sim {
             limiter: Mutex::new(Limiter::new(config.rate_limit)),
             requests: Mutex::new(BTreeMap::new()),
             default_proration: config.default_proration,
+            api_faults: Mutex::default(),
         });
         shared.webhooks.set_sim_now(clock_now);
         let app = api::router(shared.clone()).merge(control::router(shared.clone()));
@@ -335,6 +341,17 @@ impl SimHandle {
     /// Refuses the next `requests` API requests with 429 and `retry-after: retry_after`.
     pub fn throttle(&self, requests: u32, retry_after: u64) {
         self.shared.throttle(requests, retry_after);
+    }
+
+    /// Makes the next matching API requests fail with the rule's status (see
+    /// [`crate::api_faults`]).
+    pub fn fail_requests(&self, rule: crate::api_faults::ApiFault) {
+        self.shared.api_faults().add(rule);
+    }
+
+    /// Removes every API fault rule.
+    pub fn clear_request_faults(&self) {
+        self.shared.api_faults().clear();
     }
 
     /// API requests served, by `"METHOD /route"`.

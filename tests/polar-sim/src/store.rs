@@ -44,6 +44,9 @@ pub struct State {
     /// Products an order or a subscription has referenced: Polar no longer lets them be deleted
     /// (`Product.is_deletable`).
     pub used_products: HashSet<Uuid>,
+    /// Proration lines of `prorate` product changes, by subscription, billed with its next
+    /// renewal order: `(label, amount, is_proration)`.
+    pub pending_prorations: HashMap<Uuid, Vec<(String, i64, bool)>>,
     invoice_seq: u64,
 }
 
@@ -70,6 +73,7 @@ impl State {
             usage_events: Vec::new(),
             usage_external_ids: HashSet::new(),
             used_products: HashSet::new(),
+            pending_prorations: HashMap::new(),
             invoice_seq: 0,
         }
     }

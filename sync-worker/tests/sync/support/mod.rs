@@ -53,6 +53,9 @@ pub fn config(database_url: &str) -> Config {
         jobs: false,
         listen: "127.0.0.1:0".parse().unwrap(),
         api_token: SecretString::from(API_TOKEN),
+        clerk_webhook_secret: None,
+        rate_limit: None,
+        rate_limit_burst: None,
     }
 }
 
@@ -83,10 +86,15 @@ impl TestApp {
 
     /// The service with another catalog than the example one.
     pub async fn spawn_with_catalog(now: &str, catalog: PathBuf) -> Self {
+        Self::spawn_configured(at(now), |config| config.catalog.path = catalog).await
+    }
+
+    /// The service with the test configuration as `configure` changes it.
+    pub async fn spawn_configured(now: DateTime<Utc>, configure: impl FnOnce(&mut Config)) -> Self {
         let database = FreshDatabase::create().await;
-        let clock = Clock::manual(at(now));
+        let clock = Clock::manual(now);
         let mut config = config(&database.url);
-        config.catalog.path = catalog;
+        configure(&mut config);
         let app = App::build_with_clock(config, clock.clone()).await.unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool().clone();

@@ -117,7 +117,13 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
                 .get::<MatchedPath>()
                 .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
             sim.count_request(req.method().as_str(), &route);
-            next.run(req).await
+            let fault = sim
+                .api_faults()
+                .take(req.method().as_str(), req.uri().path());
+            match fault {
+                Some(fault) => fault.response(),
+                None => next.run(req).await,
+            }
         }
     };
     if let Ok(v) = HeaderValue::from_str(&version) {

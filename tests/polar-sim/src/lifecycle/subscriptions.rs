@@ -6,7 +6,7 @@
 //! | cancel at period end | `subscription.updated`, `subscription.canceled` |
 //! | uncancel | `subscription.updated`, `subscription.uncanceled` |
 //! | revoke | `subscription.updated`, `subscription.canceled`, `subscription.revoked`, `benefit_grant.revoked` |
-//! | product change | `subscription.updated`, then the proration order (if any) and grant changes |
+//! | product change | `subscription.updated`, then the proration order (if any) and grant changes; `prorate` bills the difference with the next renewal |
 //! | renewal | `subscription.cycled`, `subscription.updated`, `order.created`, `order.updated`, `order.paid` |
 //! | failed renewal | as renewal up to `order.created`, then `subscription.updated`, `subscription.past_due` |
 //! | recovery | `order.updated`, `order.paid`, `subscription.updated`, `subscription.active` |
@@ -357,8 +357,26 @@ pub fn change_product(
     })?;
     emit_sub(st, em, id, &["subscription.updated"])?;
 
+    let unused_old = (
+        format!("Unused time on {}", old.name),
+        -share(old.price.amount),
+        true,
+    );
     let items = match proration {
         _ if trialing => Vec::new(),
+        Proration::Prorate => {
+            // Polar bills the difference with the next renewal: the rest of the period on the
+            // new product, less the unused rest of it on the old one.
+            st.pending_prorations.entry(id).or_default().extend([
+                (
+                    format!("Remaining time on {}", new.name),
+                    share(new.price.amount),
+                    true,
+                ),
+                unused_old,
+            ]);
+            Vec::new()
+        }
         Proration::Invoice => {
             let due = share(new.price.amount) - share(old.price.amount);
             if due > 0 {
@@ -367,15 +385,8 @@ pub fn change_product(
                 Vec::new()
             }
         }
-        Proration::Reset => vec![
-            (new.name.clone(), new.price.amount, false),
-            (
-                format!("Unused time on {}", old.name),
-                -share(old.price.amount),
-                true,
-            ),
-        ],
-        Proration::Prorate | Proration::NextPeriod => Vec::new(),
+        Proration::Reset => vec![(new.name.clone(), new.price.amount, false), unused_old],
+        Proration::NextPeriod => Vec::new(),
     };
     if !items.is_empty() {
         billing::create_order(
@@ -454,6 +465,7 @@ pub fn cycle(st: &mut State, em: &mut Emitter, id: Uuid, payment: Payment) -> Re
     // the order's `order.created` and the API show the same order.
     let retry =
         (payment == Payment::Fails).then(|| st.clock.now() + Duration::days(FIRST_RETRY_DAYS));
+    let prorations = st.pending_prorations.remove(&id).unwrap_or_default();
     billing::create_order(
         st,
         em,
@@ -463,7 +475,9 @@ pub fn cycle(st: &mut State, em: &mut Emitter, id: Uuid, payment: Payment) -> Re
             subscription_id: Some(id),
             checkout_id: None,
             billing_reason: BillingReason::SubscriptionCycle,
-            items: vec![(product.name.clone(), product.price.total(seats), false)],
+            items: std::iter::once((product.name.clone(), product.price.total(seats), false))
+                .chain(prorations)
+                .collect(),
             next_payment_attempt_at: retry,
         },
         payment == Payment::Succeeds,

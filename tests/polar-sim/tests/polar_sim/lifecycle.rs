@@ -528,3 +528,59 @@ async fn a_silent_product_change_is_visible_only_through_the_api() {
         "an archived product cannot be bought"
     );
 }
+
+#[tokio::test]
+async fn prorate_bills_the_difference_with_the_next_renewal() {
+    let sim = demo_sim().await;
+    let api = Api::new(&sim);
+    let orders = |customer: &'static str| {
+        let api = &api;
+        async move {
+            api.ok(&format!(
+                "/v1/orders/?external_customer_id={customer}&sorting=created_at"
+            ))
+            .await["items"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let before = orders("user_alice").await.len();
+    sim.advance(Duration::days(10)).unwrap();
+    let (_, events) = run(
+        &sim,
+        Action::ChangeProduct {
+            subscription: "user_alice".into(),
+            product: "premium_plus".into(),
+            proration: Proration::Prorate,
+        },
+    );
+    assert!(
+        !events.iter().any(|e| e.starts_with("order.")),
+        "{events:?}"
+    );
+    assert_eq!(orders("user_alice").await.len(), before);
+    sim.run(Action::Cycle {
+        subscription: "user_alice".into(),
+        payment: Payment::Succeeds,
+    })
+    .unwrap();
+    let renewal = orders("user_alice").await.last().unwrap().clone();
+    assert_eq!(renewal["billing_reason"], "subscription_cycle");
+    let items = renewal["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{renewal:#}");
+    assert_eq!(items[0]["amount"], 4900);
+    assert_eq!(items[0]["proration"], false);
+    let (remaining, unused) = (&items[1], &items[2]);
+    assert!(remaining["proration"].as_bool().unwrap());
+    assert!(
+        remaining["label"]
+            .as_str()
+            .unwrap()
+            .starts_with("Remaining time on Premium Plus")
+    );
+    assert!(unused["amount"].as_i64().unwrap() < 0);
+    let due = remaining["amount"].as_i64().unwrap() + unused["amount"].as_i64().unwrap();
+    assert!(due > 0 && due < 4900 - 1900, "{due}");
+    assert_eq!(renewal["subtotal_amount"], 4900 + due);
+}

@@ -1,0 +1,584 @@
+//! `/v1` billing operations over HTTP: each call's body, its role, its idempotency key and its
+//! audit row. What each operation does is in [`crate::billing`].
+//!
+//! Every mutating call goes through [`mutate`]: the `Idempotency-Key` is claimed first
+//! ([`crate::idempotency`]), then the operation runs, then — in one transaction — its answer is
+//! stored under the key and its audit row written. A refused call releases its key and writes
+//! only its audit row.
+
+use super::auth::{Authorized, forbidden, min};
+use super::{ApiError, AppState};
+use crate::auth::{Caller, Role};
+use crate::billing::{BillingError, Done, OrderPage, OrdersQuery, Proration};
+use crate::db;
+use crate::idempotency::{self, Claim};
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::future::Future;
+
+/// The header of a request's id, taken from the caller or made here, and echoed.
+pub const REQUEST_ID: &str = "x-request-id";
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+pub fn router(state: AppState) -> Router<AppState> {
+    let app = Router::new()
+        .route("/v1/customers", post(create_customer))
+        .route("/v1/checkouts", post(checkout))
+        .route("/v1/portal-sessions", post(portal))
+        .route("/v1/customers/{customer}/plan", post(change_plan))
+        .route("/v1/customers/{customer}/cancel", post(cancel))
+        .route("/v1/customers/{customer}/uncancel", post(uncancel))
+        .route("/v1/customers/{customer}/orders", get(orders))
+        .route_layer(super::auth::require::<min::App>(state.clone()));
+    let admin = Router::new()
+        .route("/v1/refunds", post(refund))
+        .route_layer(super::auth::require::<min::Admin>(state));
+    app.merge(admin).layer(DefaultBodyLimit::max(64 * 1024))
+}
+
+/// What the handlers learn from a request besides its body.
+struct Call {
+    caller: Caller,
+    request_id: String,
+    key: Option<String>,
+    digest: String,
+}
+
+impl Call {
+    fn new(
+        caller: Caller,
+        method: &Method,
+        uri: &OriginalUri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Self, ApiError> {
+        let key = match headers.get(IDEMPOTENCY_KEY) {
+            None => None,
+            Some(value) => {
+                let key = value.to_str().ok().map(str::trim).unwrap_or_default();
+                if key.is_empty() || key.len() > idempotency::MAX_KEY_LEN {
+                    return Err(ApiError::InvalidHeader(
+                        "Idempotency-Key",
+                        "it must be 1 to 255 visible ASCII characters",
+                    ));
+                }
+                Some(key.to_owned())
+            }
+        };
+        let request_id = headers
+            .get(REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|id| !id.is_empty() && id.len() <= 200)
+            .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+        Ok(Call {
+            caller,
+            request_id,
+            key,
+            digest: idempotency::request_digest(method.as_str(), uri.0.path(), &canonical(body)),
+        })
+    }
+}
+
+/// The body as compared between a request and its retry: JSON with its keys sorted and no
+/// spaces (so a client that serialises the same request differently is not refused), else the
+/// bytes themselves.
+fn canonical(body: &[u8]) -> Vec<u8> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Vec::new();
+    }
+    serde_json::from_slice::<Value>(body)
+        .and_then(|value| serde_json::to_vec(&value))
+        .unwrap_or_else(|_| body.to_vec())
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))
+}
+
+fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// The answer to a refused operation: `{code, message}`, with `Retry-After` on a 503.
+pub(super) fn refusal(error: BillingError) -> Response {
+    let retry_after = error.retry_after();
+    let api = match error {
+        BillingError::Database(error) => ApiError::from(error),
+        BillingError::Internal(message) => ApiError::Internal(message.into()),
+        other => ApiError::Refused {
+            status: StatusCode::from_u16(other.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code: other.code(),
+            message: other.to_string(),
+        },
+    };
+    let mut response = api.into_response();
+    if let Some(wait) = retry_after {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from(seconds.max(1)));
+    }
+    response
+}
+
+fn answer(status: u16, body: Value) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        Json(body),
+    )
+        .into_response()
+}
+
+/// Runs a mutating operation under its idempotency key and audits it.
+async fn mutate<Op, Fut>(
+    state: &AppState,
+    call: &Call,
+    audit: (&'static str, String, Option<String>),
+    key_required: bool,
+    operation: Op,
+) -> Response
+where
+    Op: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Done, BillingError>>,
+{
+    let response = match run(state, call, &audit, key_required, operation).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    with_request_id(response, &call.request_id)
+}
+
+async fn run<Op, Fut>(
+    state: &AppState,
+    call: &Call,
+    (action, subject, customer): &(&'static str, String, Option<String>),
+    key_required: bool,
+    operation: Op,
+) -> Result<Response, ApiError>
+where
+    Op: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Done, BillingError>>,
+{
+    let actor = call.caller.actor.as_str();
+    let now = state.clock.now();
+    if key_required && call.key.is_none() {
+        let code = "idempotency_key_required";
+        let message =
+            "this call needs an `Idempotency-Key` header, so that a retry cannot refund twice"
+                .to_owned();
+        let details = json!({ "refused": code, "message": message });
+        let mut conn = state.pool.acquire().await?;
+        audit_row(
+            &mut conn,
+            call,
+            action,
+            subject,
+            customer.as_deref(),
+            details,
+            now,
+        )
+        .await?;
+        return Err(ApiError::Refused {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message,
+        });
+    }
+    if let Some(key) = &call.key {
+        match idempotency::claim(&state.pool, actor, key, &call.digest, now).await? {
+            Claim::Claimed => {}
+            Claim::Replay { status, body } => {
+                let mut response = answer(status, body);
+                response
+                    .headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                return Ok(response);
+            }
+            Claim::Reused => {
+                return Err(ApiError::Refused {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: "idempotency_key_reused",
+                    message: format!(
+                        "Idempotency-Key `{key}` was used within 24 hours for another request; use a new key for a new request"
+                    ),
+                });
+            }
+            Claim::InProgress => {
+                return Err(ApiError::Refused {
+                    status: StatusCode::CONFLICT,
+                    code: "idempotency_key_in_use",
+                    message: format!(
+                        "a request with Idempotency-Key `{key}` is still in progress; retry once it has answered"
+                    ),
+                });
+            }
+        }
+    }
+    match operation().await {
+        Ok(done) => {
+            let mut tx = state.pool.begin().await?;
+            if let Some(key) = &call.key {
+                idempotency::complete(&mut tx, actor, key, done.status, &done.body).await?;
+            }
+            db::audit::record_entry(
+                &mut tx,
+                &db::audit::Entry {
+                    actor,
+                    role: Some(call.caller.role.as_str()),
+                    action: done.action,
+                    subject: &done.subject,
+                    customer: done.customer.as_deref(),
+                    before: done.before.as_ref(),
+                    after: done.after.as_ref(),
+                    reason: done.reason.as_deref(),
+                    request_id: Some(&call.request_id),
+                    details: json!({ "status": done.status, "idempotency_key": call.key }),
+                },
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(answer(done.status, done.body))
+        }
+        Err(error) => {
+            let mut tx = state.pool.begin().await?;
+            if let Some(key) = &call.key {
+                idempotency::release(&mut tx, actor, key).await?;
+            }
+            let details = json!({ "refused": error.code(), "message": error.to_string() });
+            audit_row(
+                &mut tx,
+                call,
+                action,
+                subject,
+                customer.as_deref(),
+                details,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(refusal(error))
+        }
+    }
+}
+
+/// The audit row of a refused call.
+async fn audit_row(
+    conn: &mut sqlx::PgConnection,
+    call: &Call,
+    action: &str,
+    subject: &str,
+    customer: Option<&str>,
+    details: Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    db::audit::record_entry(
+        conn,
+        &db::audit::Entry {
+            actor: &call.caller.actor,
+            role: Some(call.caller.role.as_str()),
+            action,
+            subject,
+            customer,
+            request_id: Some(&call.request_id),
+            details,
+            ..Default::default()
+        },
+        now,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerBody {
+    customer: String,
+    email: String,
+    name: Option<String>,
+}
+
+/// `POST /v1/customers` `{customer, email, name?}`.
+async fn create_customer(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::App>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let call = Call::new(caller, &method, &uri, &headers, &body)?;
+    let request: CustomerBody = parse(&body)?;
+    let audit = (
+        "billing.customer_create",
+        format!("customer:{}", request.customer),
+        Some(request.customer.clone()),
+    );
+    Ok(mutate(&state, &call, audit, false, || {
+        state
+            .billing
+            .create_customer(&request.customer, &request.email, request.name.as_deref())
+    })
+    .await)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckoutBody {
+    customer: String,
+    plan: String,
+    success_url: String,
+    return_url: Option<String>,
+}
+
+/// `POST /v1/checkouts` `{customer, plan, success_url, return_url?}`.
+async fn checkout(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::App>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let call = Call::new(caller, &method, &uri, &headers, &body)?;
+    let request: CheckoutBody = parse(&body)?;
+    let audit = (
+        "billing.checkout",
+        format!("customer:{}", request.customer),
+        Some(request.customer.clone()),
+    );
+    Ok(mutate(&state, &call, audit, false, || {
+        state.billing.checkout(
+            &request.customer,
+            &request.plan,
+            &request.success_url,
+            request.return_url.as_deref(),
+        )
+    })
+    .await)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PortalBody {
+    customer: String,
+    return_url: Option<String>,
+}
+
+/// `POST /v1/portal-sessions` `{customer, return_url?}`.
+async fn portal(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::App>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let call = Call::new(caller, &method, &uri, &headers, &body)?;
+    let request: PortalBody = parse(&body)?;
+    let audit = (
+        "billing.portal_session",
+        format!("customer:{}", request.customer),
+        Some(request.customer.clone()),
+    );
+    Ok(mutate(&state, &call, audit, false, || {
+        state
+            .billing
+            .portal(&request.customer, request.return_url.as_deref())
+    })
+    .await)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanBody {
+    plan: String,
+    #[serde(default)]
+    proration: Proration,
+}
+
+/// `POST /v1/customers/{c}/plan` `{plan, proration?}`.
+async fn change_plan(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::App>,
+    Path(customer): Path<String>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let call = Call::new(caller, &method, &uri, &headers, &body)?;
+    let request: PlanBody = parse(&body)?;
+    let audit = (
+        "billing.plan_change",
+        format!("customer:{customer}"),
+        Some(customer.clone()),
+    );
+    Ok(mutate(&state, &call, audit, false, || {
+        state
+            .billing
+            .change_plan(&customer, &request.plan, request.proration)
+    })
+    .await)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    #[serde(default = "yes")]
+    at_period_end: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /v1/customers/{c}/cancel` `{at_period_end}`: `true` (app) or `false`, revoke now
+/// (support).
+async fn cancel(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::App>,
+    Path(customer): Path<String>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: CancelBody = parse(&body)?;
+    if !request.at_period_end && !caller.has(Role::Support) {
+        return Err(forbidden(&caller, Role::Support));
+    }
+    let call = Call::new(caller, &method, &uri, &headers, &body)?;
+    let action = if request.at_period_end {
+        "billing.cancel"
+    } else {
+        "billing.revoke"
+    };
+    let audit = (
+        action,
+        format!("customer:{customer}"),
+        Some(customer.clone()),
+    );
+    Ok(mutate(&state, &call, audit, false, || {
+        state.billing.cancel(&customer, request.at_period_end)
+    })
+    .await)
+}
+
+/// `POST /v1/customers/{c}/uncancel`.
+async fn uncancel(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::App>,
+    Path(customer): Path<String>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let call = Call::new(caller, &method, &uri, &headers, &body)?;
+    let audit = (
+        "billing.uncancel",
+        format!("customer:{customer}"),
+        Some(customer.clone()),
+    );
+    Ok(mutate(&state, &call, audit, false, || {
+        state.billing.uncancel(&customer)
+    })
+    .await)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    order: String,
+    amount: Option<i64>,
+    reason: String,
+    comment: Option<String>,
+}
+
+/// `POST /v1/refunds` `{order, amount?, reason, comment?}` with `Idempotency-Key` (admin).
+async fn refund(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::Admin>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let call = Call::new(caller, &method, &uri, &headers, &body)?;
+    let request: RefundBody = parse(&body)?;
+    let audit = ("billing.refund", format!("order:{}", request.order), None);
+    Ok(mutate(&state, &call, audit, true, || {
+        state.billing.refund(
+            &request.order,
+            request.amount,
+            &request.reason,
+            request.comment.as_deref(),
+        )
+    })
+    .await)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrdersParams {
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/customers/{c}/orders?cursor=&limit=`: invoice history, newest first.
+async fn orders(
+    State(state): State<AppState>,
+    Path(customer): Path<String>,
+    params: Result<Query<OrdersParams>, QueryRejection>,
+) -> Response {
+    let Query(params) = match params {
+        Ok(params) => params,
+        Err(rejection) => return ApiError::InvalidRequest(rejection.body_text()).into_response(),
+    };
+    let query = OrdersQuery {
+        cursor: params.cursor,
+        limit: params.limit,
+    };
+    match state.billing.orders(&customer, &query).await {
+        Ok(page) => Json::<OrderPage>(page).into_response(),
+        Err(error) => refusal(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical;
+
+    #[test]
+    fn a_retry_serialised_differently_is_the_same_request() {
+        assert_eq!(
+            canonical(br#"{"order": "o", "amount": 5, "reason": "other"}"#),
+            canonical(br#"{"reason":"other","amount":5,"order":"o"}"#)
+        );
+        assert_ne!(
+            canonical(br#"{"amount": 5}"#),
+            canonical(br#"{"amount": 6}"#)
+        );
+        assert_eq!(canonical(b"  "), canonical(b""));
+    }
+}
