@@ -11,13 +11,13 @@ use sqlx::PgConnection;
 use tollgate_gate::{Account, Grant, GrantAmount};
 
 /// A benefit with this metadata key adds to the named feature's limit while its grant is held.
-pub const GRANT_FEATURE_KEY: &str = "tollgate_feature";
+pub(crate) const GRANT_FEATURE_KEY: &str = "tollgate_feature";
 /// How much the benefit adds: a number, `"unlimited"`, or `true` (the default, for booleans).
-pub const GRANT_AMOUNT_KEY: &str = "tollgate_amount";
+pub(crate) const GRANT_AMOUNT_KEY: &str = "tollgate_amount";
 
 /// The accounts (subscriptions and held grants, no usage) of `customers`, in the order given.
 /// Customers Polar does not know get an empty account: the default plan.
-pub async fn load(
+pub(crate) async fn load(
     conn: &mut PgConnection,
     customers: &[&str],
 ) -> Result<Vec<Account>, sqlx::Error> {
@@ -26,7 +26,10 @@ pub async fn load(
 }
 
 /// The account of one customer.
-pub async fn load_one(conn: &mut PgConnection, customer: &str) -> Result<Account, sqlx::Error> {
+pub(crate) async fn load_one(
+    conn: &mut PgConnection,
+    customer: &str,
+) -> Result<Account, sqlx::Error> {
     let mut accounts = load(conn, &[customer]).await?;
     Ok(accounts.pop().unwrap_or_else(|| of(empty(customer))))
 }

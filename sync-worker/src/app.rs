@@ -66,7 +66,7 @@ pub struct App {
 
 impl App {
     /// Builds the service from `config` with the system clock.
-    pub async fn build(config: Config) -> Result<Self, StartupError> {
+    pub(crate) async fn build(config: Config) -> Result<Self, StartupError> {
         Self::build_with_clock(config, Clock::system()).await
     }
 
@@ -194,7 +194,7 @@ impl App {
 }
 
 /// The Polar API client `polar` describes, or `None` without an organization token.
-pub fn polar_client(
+pub(crate) fn polar_client(
     polar: &PolarConfig,
     clock: &Clock,
 ) -> Result<Option<PolarClient>, StartupError> {
@@ -225,7 +225,7 @@ pub fn load_catalog(path: &Path) -> Result<Catalog, StartupError> {
 /// Connections are not pinged before each use: that would add a round trip to every webhook,
 /// and a connection that died (say, with a Postgres restart) fails its first query, is
 /// discarded, and the request answers 500, which Polar retries.
-pub async fn connect(
+pub(crate) async fn connect(
     url: &secrecy::SecretString,
     max_connections: u32,
 ) -> Result<PgPool, StartupError> {

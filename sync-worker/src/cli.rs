@@ -31,10 +31,17 @@ pub struct Cli {
         default_value_t = LogFormat::Pretty,
         global = true
     )]
-    pub log_format: LogFormat,
+    log_format: LogFormat,
 
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
+}
+
+impl Cli {
+    /// How logs are to be written.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,7 +51,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the service: Polar webhooks, the /v1 API and health probes (migrates first).
     Serve(Box<Config>),
     /// Apply the database migrations and exit.
@@ -72,7 +79,7 @@ pub enum Command {
 
 /// What `tollgate sync` reconciles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SyncTarget {
+pub(crate) enum SyncTarget {
     Products,
     Customers,
     Subscriptions,
@@ -82,66 +89,66 @@ pub enum SyncTarget {
 }
 
 #[derive(Debug, Args)]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// The Polar resource to reconcile.
     #[arg(value_enum)]
-    pub target: SyncTarget,
+    pub(crate) target: SyncTarget,
     /// List only what may have changed (orders since the last sync, live subscriptions).
     #[arg(long)]
-    pub incremental: bool,
+    pub(crate) incremental: bool,
     #[command(flatten)]
-    pub reconcile: ReconcileArgs,
+    pub(crate) reconcile: ReconcileArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct ReconcileArgs {
+pub(crate) struct ReconcileArgs {
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub(crate) database: DatabaseConfig,
     #[command(flatten)]
-    pub catalog: CatalogConfig,
+    pub(crate) catalog: CatalogConfig,
     #[command(flatten)]
-    pub polar: PolarConfig,
+    pub(crate) polar: PolarConfig,
 }
 
 #[derive(Debug, Args)]
-pub struct HealthArgs {
+pub(crate) struct HealthArgs {
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub(crate) database: DatabaseConfig,
     #[command(flatten)]
-    pub polar: PolarConfig,
+    pub(crate) polar: PolarConfig,
     /// Print the report as JSON.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ReportCommand {
+pub(crate) enum ReportCommand {
     /// Usage of one UTC calendar month per customer and feature: events, units, overage units.
     Usage(UsageReportArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct UsageReportArgs {
+pub(crate) struct UsageReportArgs {
     /// The month, YYYY-MM.
     #[arg(long)]
-    pub month: crate::usage::report::Month,
+    pub(crate) month: crate::usage::report::Month,
     /// Write the CSV to this file instead of standard output.
     #[arg(long)]
-    pub out: Option<std::path::PathBuf>,
+    pub(crate) out: Option<std::path::PathBuf>,
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub(crate) database: DatabaseConfig,
 }
 
 #[derive(Debug, Args)]
-pub struct SnapshotArgs {
+pub(crate) struct SnapshotArgs {
     /// The customer's external id in Polar (the app's user id).
-    pub customer: String,
+    pub(crate) customer: String,
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub(crate) database: DatabaseConfig,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum WebhooksCommand {
+pub(crate) enum WebhooksCommand {
     /// List the newest stored webhooks, or only the failed ones.
     List(ListArgs),
     /// Apply stored webhooks again: one by its webhook-id, or every failed one.
@@ -149,34 +156,34 @@ pub enum WebhooksCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Only webhooks whose apply failed and waits for a retry.
     #[arg(long)]
-    pub failed: bool,
+    pub(crate) failed: bool,
     /// At most this many, newest first.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
-    pub limit: i64,
+    pub(crate) limit: i64,
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub(crate) database: DatabaseConfig,
 }
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("which").required(true).args(["webhook_id", "failed"])))]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     /// The `webhook-id` of the delivery to apply again.
-    pub webhook_id: Option<String>,
+    pub(crate) webhook_id: Option<String>,
     /// Apply every failed webhook again, oldest first.
     #[arg(long)]
-    pub failed: bool,
+    pub(crate) failed: bool,
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub(crate) database: DatabaseConfig,
     #[command(flatten)]
-    pub catalog: CatalogConfig,
+    pub(crate) catalog: CatalogConfig,
 }
 
 /// Runs one command to completion.
-pub async fn run(command: Command) -> anyhow::Result<()> {
-    match command {
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
         Command::Serve(config) => serve(*config).await,
         Command::Migrate(database) => migrate(&database).await,
         Command::Snapshot(args) => snapshot(&args).await,
@@ -244,17 +251,19 @@ async fn list(args: &ListArgs) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
     let rows = db::webhook_events::list(&mut conn, args.failed, args.limit).await?;
     println!(
-        "{:<38} {:<26} {:<9} {:>8}  {:<24} error",
-        "webhook-id", "type", "status", "attempts", "received"
+        "{:<38} {:<26} {:<9} {:>8}  {:<20} {:<20} error",
+        "webhook-id", "type", "status", "attempts", "received", "next attempt"
     );
+    let instant = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     for row in rows {
         println!(
-            "{:<38} {:<26} {:<9} {:>8}  {:<24} {}",
+            "{:<38} {:<26} {:<9} {:>8}  {:<20} {:<20} {}",
             row.webhook_id,
             row.event_type,
             row.status,
             row.attempts,
-            row.received_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            instant(row.received_at),
+            row.next_attempt_at.map(instant).unwrap_or_default(),
             row.last_error.unwrap_or_default()
         );
     }

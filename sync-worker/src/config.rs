@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// The API tokens tollgate accepts are at least this long: anything shorter is guessable.
-pub const MIN_API_TOKEN_LEN: usize = 16;
+pub(crate) const MIN_API_TOKEN_LEN: usize = 16;
 
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
@@ -58,7 +58,7 @@ pub enum PolarServer {
 }
 
 impl PolarServer {
-    pub fn api_base(self) -> &'static str {
+    pub(crate) fn api_base(self) -> &'static str {
         match self {
             Self::Sandbox => "https://sandbox-api.polar.sh",
             Self::Production => "https://api.polar.sh",
@@ -103,7 +103,7 @@ pub struct PolarConfig {
 
 impl PolarConfig {
     /// The API origin requests go to: POLAR_API_URL when set, else POLAR_SERVER's.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         self.api_url
             .clone()
             .unwrap_or_else(|| self.server.api_base().to_owned())
@@ -201,7 +201,7 @@ pub struct Config {
 /// Where snapshots are published: Workers KV through Cloudflare's REST API in production, the
 /// edge worker's own publish endpoint in local development and tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PublishSink {
+pub(crate) enum PublishSink {
     /// Keep snapshots in PostgreSQL only (the outbox waits).
     None,
     /// The edge worker's `PUT /_tollgate/snapshots` (TOLLGATE_EDGE_URL, TOLLGATE_INTERNAL_SECRET).
@@ -221,11 +221,11 @@ pub struct PublishConfig {
         value_enum,
         default_value_t = PublishSink::None
     )]
-    pub sink: PublishSink,
+    pub(crate) sink: PublishSink,
 
     /// The edge worker's origin, e.g. http://127.0.0.1:8787 (sink `edge`).
     #[arg(long = "edge-url", env = "TOLLGATE_EDGE_URL", value_name = "TOLLGATE_EDGE_URL", value_parser = api_url)]
-    pub edge_url: Option<String>,
+    pub(crate) edge_url: Option<String>,
 
     /// The secret the edge worker expects in X-Tollgate-Secret (its TOLLGATE_INTERNAL_SECRET).
     #[arg(
@@ -235,7 +235,7 @@ pub struct PublishConfig {
         value_parser = secret,
         hide_env_values = true
     )]
-    pub internal_secret: Option<SecretString>,
+    pub(crate) internal_secret: Option<SecretString>,
 
     /// Cloudflare account id (sink `cloudflare`).
     #[arg(
@@ -243,7 +243,7 @@ pub struct PublishConfig {
         env = "CLOUDFLARE_ACCOUNT_ID",
         value_name = "CLOUDFLARE_ACCOUNT_ID"
     )]
-    pub cloudflare_account_id: Option<String>,
+    pub(crate) cloudflare_account_id: Option<String>,
 
     /// Workers KV namespace id bound as ENTITLEMENTS (sink `cloudflare`).
     #[arg(
@@ -251,7 +251,7 @@ pub struct PublishConfig {
         env = "CLOUDFLARE_KV_NAMESPACE_ID",
         value_name = "CLOUDFLARE_KV_NAMESPACE_ID"
     )]
-    pub cloudflare_namespace_id: Option<String>,
+    pub(crate) cloudflare_namespace_id: Option<String>,
 
     /// Cloudflare API token with Workers KV write access (sink `cloudflare`).
     #[arg(
@@ -261,7 +261,7 @@ pub struct PublishConfig {
         value_parser = secret,
         hide_env_values = true
     )]
-    pub cloudflare_api_token: Option<SecretString>,
+    pub(crate) cloudflare_api_token: Option<SecretString>,
 
     /// Cloudflare's API origin (a local stand-in in tests).
     #[arg(
@@ -271,7 +271,7 @@ pub struct PublishConfig {
         default_value = crate::publish::CLOUDFLARE_API,
         value_parser = api_url
     )]
-    pub cloudflare_api_url: String,
+    pub(crate) cloudflare_api_url: String,
 }
 
 impl Default for PublishConfig {
@@ -290,7 +290,7 @@ impl Default for PublishConfig {
 
 impl PublishConfig {
     /// The sink these settings name, or the name of the setting it is missing.
-    pub fn sink(&self) -> Result<Option<crate::publish::Sink>, String> {
+    pub(crate) fn sink(&self) -> Result<Option<crate::publish::Sink>, String> {
         use crate::publish::{CloudflareSink, EdgeSink, Sink};
         fn need<'a, T>(value: &'a Option<T>, name: &str) -> Result<&'a T, String> {
             value

@@ -1,7 +1,7 @@
 //! Errors shared across the crate.
 
 /// An error and its causes on one line, for the `last_error` column and logs.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

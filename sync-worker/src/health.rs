@@ -26,11 +26,11 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 /// The oldest unpublished snapshot may be this old before it is a problem.
-pub const OUTBOX_LAG_LIMIT: Duration = Duration::minutes(15);
+pub(crate) const OUTBOX_LAG_LIMIT: Duration = Duration::minutes(15);
 /// The oldest pending webhook delivery may be this old before it is a problem.
-pub const WEBHOOK_BACKLOG_LIMIT: Duration = Duration::minutes(1);
+pub(crate) const WEBHOOK_BACKLOG_LIMIT: Duration = Duration::minutes(1);
 /// A job run unfinished for this long is stuck.
-pub const STUCK_AFTER: Duration = Duration::hours(3);
+pub(crate) const STUCK_AFTER: Duration = Duration::hours(3);
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,15 +46,15 @@ pub struct Check {
 /// Every check's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
-    pub checks: Vec<Check>,
+    pub(crate) checks: Vec<Check>,
 }
 
 impl Report {
-    pub fn problems(&self) -> impl Iterator<Item = &Check> {
+    pub(crate) fn problems(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|check| !check.ok)
     }
 
-    pub fn healthy(&self) -> bool {
+    pub(crate) fn healthy(&self) -> bool {
         self.problems().next().is_none()
     }
 
@@ -215,7 +215,11 @@ async fn stuck_jobs(pool: &PgPool, now: DateTime<Utc>) -> Check {
 /// Raises an alert (and logs an error) for each problem in `report`, and resolves the open
 /// alerts of checks that passed. Without a database nothing can be recorded: the problems are
 /// logged and the error returned.
-pub async fn record(pool: &PgPool, report: &Report, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub(crate) async fn record(
+    pool: &PgPool,
+    report: &Report,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     for problem in report.problems() {
         tracing::error!(
             check = problem.name,

@@ -32,11 +32,11 @@ use sqlx::{PgConnection, PgPool};
 use crate::db::idempotency_keys;
 
 /// How long a key is remembered.
-pub const RETENTION: Duration = Duration::hours(24);
+pub(crate) const RETENTION: Duration = Duration::hours(24);
 /// How long a call may stay in progress before its key is taken to be abandoned.
-pub const ABANDONED_AFTER: Duration = Duration::minutes(5);
+pub(crate) const ABANDONED_AFTER: Duration = Duration::minutes(5);
 /// The longest key accepted.
-pub const MAX_KEY_LEN: usize = 255;
+pub(crate) const MAX_KEY_LEN: usize = 255;
 
 /// What claiming a key found.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +52,7 @@ pub enum Claim {
 }
 
 /// The SHA-256 of a request: its method, path and body.
-pub fn request_digest(method: &str, path: &str, body: &[u8]) -> String {
+pub(crate) fn request_digest(method: &str, path: &str, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(method.as_bytes());
     hasher.update(b" ");
@@ -101,7 +101,7 @@ pub async fn claim(
 }
 
 /// Stores the answer of a claimed key (inside the caller's transaction, beside the audit row).
-pub async fn complete(
+pub(crate) async fn complete(
     conn: &mut PgConnection,
     actor: &str,
     key: &str,
@@ -112,6 +112,10 @@ pub async fn complete(
 }
 
 /// Gives up a claimed key whose call failed.
-pub async fn release(conn: &mut PgConnection, actor: &str, key: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn release(
+    conn: &mut PgConnection,
+    actor: &str,
+    key: &str,
+) -> Result<(), sqlx::Error> {
     idempotency_keys::release(conn, actor, key).await
 }

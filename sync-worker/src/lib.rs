@@ -4,9 +4,9 @@
 //! `webhook-id`, applies it in the background so that an older version of an object never
 //! overwrites a newer one, and rebuilds the affected customers' snapshots with the engine
 //! (`tollgate_gate`). Apps read
-//! snapshots and decisions from the `/v1` API, and sell through Polar with it ([`billing`]:
-//! customers, checkouts, the portal, plan changes, cancellation, refunds, invoice history),
-//! each call under a token's role ([`auth`]) and, when it changes something, an idempotency key
+//! snapshots and decisions from the `/v1` API, and sell through Polar with it (customers,
+//! checkouts, the portal, plan changes, cancellation, refunds, invoice history), each call
+//! under a token's role ([`auth`]) and, when it changes something, an idempotency key
 //! ([`idempotency`]) and an audit row.
 //!
 //! ```no_run
@@ -17,17 +17,17 @@
 //! # Ok(()) }
 //! ```
 
-pub mod account;
+mod account;
 pub mod app;
 pub mod auth;
-pub mod billing;
+mod billing;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
-pub mod error;
+mod error;
 pub mod health;
-pub mod http;
+mod http;
 pub mod idempotency;
 pub mod jobs;
 pub mod polar;
@@ -39,6 +39,8 @@ pub mod snapshot;
 pub mod usage;
 pub mod webhooks;
 
+// The modules above are the crate's own; their items are `pub(crate)` unless the binary, the
+// tests or the benchmarks use them, which is what makes unused code a warning.
 pub use app::{App, StartupError};
 pub use clock::Clock;
 pub use config::Config;

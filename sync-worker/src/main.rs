@@ -10,8 +10,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
-    cli::run(cli.command).await
+    init_tracing(cli.log_format());
+    cli::run(cli).await
 }
 
 fn init_tracing(format: LogFormat) {

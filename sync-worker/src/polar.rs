@@ -31,17 +31,17 @@ pub enum PayloadError {
 
 /// `{"type", "timestamp", "data", "api_version"?}` as Polar sends it.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     #[serde(rename = "type")]
-    pub event_type: String,
+    pub(crate) event_type: String,
     #[serde(default)]
-    pub timestamp: Option<DateTime<Utc>>,
-    pub data: Box<RawValue>,
+    pub(crate) timestamp: Option<DateTime<Utc>>,
+    pub(crate) data: Box<RawValue>,
 }
 
 /// The object an event carries, by the event's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectKind {
+pub(crate) enum ObjectKind {
     Subscription,
     Customer,
     Order,
@@ -54,7 +54,7 @@ pub enum ObjectKind {
 impl ObjectKind {
     /// The kind of object `event_type` carries, or `None` for a type tollgate does not apply
     /// (stored and acknowledged all the same, so Polar does not retry it).
-    pub fn of_event(event_type: &str) -> Option<Self> {
+    pub(crate) fn of_event(event_type: &str) -> Option<Self> {
         Some(match event_type {
             "subscription.created"
             | "subscription.updated"
@@ -98,36 +98,36 @@ impl ObjectKind {
 
 /// Fields every Polar object has. `version_at` orders two versions of one object.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Versioned {
-    pub id: String,
-    pub created_at: DateTime<Utc>,
+pub(crate) struct Versioned {
+    pub(crate) id: String,
+    pub(crate) created_at: DateTime<Utc>,
     #[serde(default)]
-    pub modified_at: Option<DateTime<Utc>>,
+    pub(crate) modified_at: Option<DateTime<Utc>>,
 }
 
 impl Versioned {
     /// `modified_at`, or `created_at` for an object Polar never modified.
-    pub fn version_at(&self) -> DateTime<Utc> {
+    pub(crate) fn version_at(&self) -> DateTime<Utc> {
         self.modified_at.unwrap_or(self.created_at)
     }
 }
 
 /// A typed view of a Polar object; read one with [`view`].
-pub trait View: DeserializeOwned {
+pub(crate) trait View: DeserializeOwned {
     fn version_mut(&mut self) -> &mut Versioned;
 }
 
 /// Reads the view `T` of the object `raw`. The fields every object has are read in a second
 /// pass over the text rather than with `#[serde(flatten)]`, which would first copy the whole
 /// object, embedded objects included, into a buffer: webhooks are parsed on the hot path.
-pub fn view<T: View>(raw: &RawValue) -> Result<T, serde_json::Error> {
+pub(crate) fn view<T: View>(raw: &RawValue) -> Result<T, serde_json::Error> {
     let mut view: T = serde_json::from_str(raw.get())?;
     *view.version_mut() = serde_json::from_str(raw.get())?;
     Ok(view)
 }
 
 /// Whether `raw` is a JSON object (views read only objects).
-pub fn is_object(raw: &RawValue) -> bool {
+pub(crate) fn is_object(raw: &RawValue) -> bool {
     raw.get().starts_with('{')
 }
 
@@ -151,101 +151,101 @@ views!(
 );
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Customer {
+pub(crate) struct Customer {
     #[serde(skip)]
-    pub version: Versioned,
+    pub(crate) version: Versioned,
     #[serde(default)]
-    pub external_id: Option<String>,
+    pub(crate) external_id: Option<String>,
     #[serde(default)]
-    pub email: Option<String>,
+    pub(crate) email: Option<String>,
     #[serde(default)]
-    pub deleted_at: Option<DateTime<Utc>>,
+    pub(crate) deleted_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Product {
+pub(crate) struct Product {
     #[serde(skip)]
-    pub version: Versioned,
-    pub name: String,
+    pub(crate) version: Versioned,
+    pub(crate) name: String,
     #[serde(default)]
-    pub is_archived: bool,
+    pub(crate) is_archived: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Subscription {
+pub(crate) struct Subscription {
     #[serde(skip)]
-    pub version: Versioned,
-    pub customer_id: String,
-    pub product_id: String,
-    pub status: String,
+    pub(crate) version: Versioned,
+    pub(crate) customer_id: String,
+    pub(crate) product_id: String,
+    pub(crate) status: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Order {
+pub(crate) struct Order {
     #[serde(skip)]
-    pub version: Versioned,
-    pub customer_id: String,
+    pub(crate) version: Versioned,
+    pub(crate) customer_id: String,
     #[serde(default)]
-    pub subscription_id: Option<String>,
+    pub(crate) subscription_id: Option<String>,
     #[serde(default)]
-    pub product_id: Option<String>,
-    pub status: String,
+    pub(crate) product_id: Option<String>,
+    pub(crate) status: String,
     #[serde(default)]
-    pub billing_reason: Option<String>,
-    pub currency: String,
-    pub total_amount: i64,
+    pub(crate) billing_reason: Option<String>,
+    pub(crate) currency: String,
+    pub(crate) total_amount: i64,
     #[serde(default)]
-    pub refunded_amount: i64,
+    pub(crate) refunded_amount: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Refund {
+pub(crate) struct Refund {
     #[serde(skip)]
-    pub version: Versioned,
-    pub order_id: String,
-    pub customer_id: String,
+    pub(crate) version: Versioned,
+    pub(crate) order_id: String,
+    pub(crate) customer_id: String,
     #[serde(default)]
-    pub subscription_id: Option<String>,
-    pub status: String,
-    pub currency: String,
-    pub amount: i64,
+    pub(crate) subscription_id: Option<String>,
+    pub(crate) status: String,
+    pub(crate) currency: String,
+    pub(crate) amount: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct BenefitGrant {
+pub(crate) struct BenefitGrant {
     #[serde(skip)]
-    pub version: Versioned,
-    pub customer_id: String,
-    pub benefit_id: String,
+    pub(crate) version: Versioned,
+    pub(crate) customer_id: String,
+    pub(crate) benefit_id: String,
     #[serde(default)]
-    pub subscription_id: Option<String>,
+    pub(crate) subscription_id: Option<String>,
     #[serde(default)]
-    pub order_id: Option<String>,
-    pub is_granted: bool,
-    pub is_revoked: bool,
+    pub(crate) order_id: Option<String>,
+    pub(crate) is_granted: bool,
+    pub(crate) is_revoked: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Checkout {
+pub(crate) struct Checkout {
     #[serde(skip)]
-    pub version: Versioned,
+    pub(crate) version: Versioned,
     #[serde(default)]
-    pub customer_id: Option<String>,
-    pub status: String,
+    pub(crate) customer_id: Option<String>,
+    pub(crate) status: String,
 }
 
 /// A verified delivery, parsed: its envelope and the typed view of its object.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub event_type: String,
-    pub timestamp: Option<DateTime<Utc>>,
-    pub object: Option<Object>,
+    pub(crate) event_type: String,
+    pub(crate) timestamp: Option<DateTime<Utc>>,
+    pub(crate) object: Option<Object>,
 }
 
 /// The typed view of an event's object, with the JSON text it came from (stored as it is,
 /// never parsed into values and encoded again).
 #[derive(Debug, Clone)]
-pub enum Object {
+pub(crate) enum Object {
     Subscription(Subscription, Box<RawValue>),
     Customer(Customer, Box<RawValue>),
     Order(Order, Box<RawValue>),
@@ -285,7 +285,7 @@ impl Event {
 impl Object {
     /// The Polar customer the object concerns, or its own id for a product or a checkout
     /// without a customer. Deliveries with one key are applied one batch at a time.
-    pub fn customer_key(&self) -> &str {
+    pub(crate) fn customer_key(&self) -> &str {
         match self {
             Self::Subscription(s, _) => &s.customer_id,
             Self::Customer(c, _) => &c.version.id,
@@ -299,7 +299,7 @@ impl Object {
 
     /// The typed view of an object read from Polar's REST API (`kind` says which list or
     /// endpoint it came from), so that it is applied exactly like the same object in a webhook.
-    pub fn from_api(kind: ObjectKind, raw: Value) -> Result<Self, PayloadError> {
+    pub(crate) fn from_api(kind: ObjectKind, raw: Value) -> Result<Self, PayloadError> {
         let wrap = |source| PayloadError::Object {
             event_type: "api".to_owned(),
             object: kind.name(),

@@ -20,7 +20,7 @@ use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use sha2::Sha256;
 
 /// How far a delivery's timestamp may be from now, either way (Standard Webhooks' 5 minutes).
-pub const TOLERANCE_SECS: i64 = 5 * 60;
+pub(crate) const TOLERANCE_SECS: i64 = 5 * 60;
 
 /// Standard base64 that accepts the secret with or without its `=` padding.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -43,7 +43,7 @@ pub enum SignatureError {
 }
 
 /// The candidate HMAC keys of one configured secret.
-pub struct WebhookSecret {
+pub(crate) struct WebhookSecret {
     keys: Vec<SecretSlice<u8>>,
 }
 
@@ -57,16 +57,16 @@ impl std::fmt::Debug for WebhookSecret {
 
 /// The three Standard Webhooks headers of one delivery.
 #[derive(Debug, Clone, Copy)]
-pub struct SignedHeaders<'a> {
-    pub id: &'a str,
-    pub timestamp: &'a str,
-    pub signature: &'a str,
+pub(crate) struct SignedHeaders<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) timestamp: &'a str,
+    pub(crate) signature: &'a str,
 }
 
 impl WebhookSecret {
     /// Derives the candidate keys of `secret`: its own bytes (legacy scheme) and, for a
     /// `whsec_` secret whose rest is base64, the decoded bytes (standard scheme).
-    pub fn new(secret: &SecretString) -> Result<Self, SignatureError> {
+    pub(crate) fn new(secret: &SecretString) -> Result<Self, SignatureError> {
         let secret = secret.expose_secret();
         if secret.is_empty() {
             return Err(SignatureError::EmptySecret);
@@ -85,7 +85,7 @@ impl WebhookSecret {
     }
 
     /// Checks one delivery at `now_secs` (Unix seconds).
-    pub fn verify(
+    pub(crate) fn verify(
         &self,
         headers: SignedHeaders<'_>,
         body: &[u8],

@@ -11,7 +11,7 @@
 
 mod rate_limit;
 
-pub use rate_limit::RateLimiter;
+pub(crate) use rate_limit::RateLimiter;
 
 use chrono::{DateTime, Utc};
 use rand::Rng as _;
@@ -24,9 +24,9 @@ use subtle::ConstantTimeEq;
 use crate::db;
 
 /// The actor of the bootstrap token.
-pub const BOOTSTRAP_ACTOR: &str = "bootstrap";
+pub(crate) const BOOTSTRAP_ACTOR: &str = "bootstrap";
 /// The prefix of the tokens tollgate makes, so a leaked one is recognisable.
-pub const TOKEN_PREFIX: &str = "tg_";
+pub(crate) const TOKEN_PREFIX: &str = "tg_";
 /// Random characters after the prefix (about 238 bits).
 const TOKEN_CHARS: usize = 40;
 
@@ -48,7 +48,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::App => "app",
             Role::Viewer => "viewer",
@@ -57,7 +57,7 @@ impl Role {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "app" => Role::App,
             "viewer" => Role::Viewer,
@@ -76,15 +76,15 @@ impl std::fmt::Display for Role {
 
 /// An authenticated caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// `bootstrap`, or `token:<name>`; also what idempotency keys are scoped by.
-    pub actor: String,
-    pub role: Role,
+    pub(crate) actor: String,
+    pub(crate) role: Role,
 }
 
 impl Caller {
     /// Whether the caller's role includes `needed`.
-    pub fn has(&self, needed: Role) -> bool {
+    pub(crate) fn has(&self, needed: Role) -> bool {
         self.role >= needed
     }
 }
@@ -100,7 +100,7 @@ pub fn digest(token: &str) -> String {
 }
 
 /// A new random token.
-pub fn generate() -> SecretString {
+pub(crate) fn generate() -> SecretString {
     let random: String = rand::rng()
         .sample_iter(Alphanumeric)
         .take(TOKEN_CHARS)
@@ -110,7 +110,7 @@ pub fn generate() -> SecretString {
 }
 
 /// The caller `presented` identifies, if any.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     conn: &mut PgConnection,
     bootstrap: &SecretString,
     presented: &str,

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     rate: f64,
     burst: f64,
     clock: Clock,
@@ -29,7 +29,7 @@ struct Bucket {
 
 impl RateLimiter {
     /// `rate` requests per second, up to `burst` at once (at least 1).
-    pub fn new(rate: u32, burst: u32, clock: Clock) -> Self {
+    pub(crate) fn new(rate: u32, burst: u32, clock: Clock) -> Self {
         Self {
             rate: f64::from(rate.max(1)),
             burst: f64::from(burst.max(1)),
@@ -39,7 +39,7 @@ impl RateLimiter {
     }
 
     /// Takes one request from `actor`'s bucket, or says how long until one is there.
-    pub fn take(&self, actor: &str) -> Result<(), Duration> {
+    pub(crate) fn take(&self, actor: &str) -> Result<(), Duration> {
         let now = self.clock.now();
         let mut buckets = self
             .buckets

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 /// A Clerk event tollgate acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClerkEvent {
+pub(crate) enum ClerkEvent {
     /// `user.created` / `user.updated`.
     Upsert {
         user: String,
@@ -22,7 +22,7 @@ pub enum ClerkEvent {
 
 impl ClerkEvent {
     /// Reads `{type, data}` as Clerk sends it; `Err` names what is missing.
-    pub fn parse(event: &Value) -> Result<(String, Self), String> {
+    pub(crate) fn parse(event: &Value) -> Result<(String, Self), String> {
         let kind = field(event, "type")
             .as_str()
             .ok_or("the body has no `type`")?
@@ -65,7 +65,7 @@ impl ClerkEvent {
         Ok((kind, parsed))
     }
 
-    pub fn user(&self) -> Option<&str> {
+    pub(crate) fn user(&self) -> Option<&str> {
         match self {
             ClerkEvent::Upsert { user, .. } | ClerkEvent::Delete { user } => Some(user),
             ClerkEvent::Other => None,
@@ -75,7 +75,7 @@ impl ClerkEvent {
 
 impl Billing {
     /// Carries out a Clerk event in Polar; `None` for an event type tollgate ignores.
-    pub async fn clerk(&self, event: &ClerkEvent) -> Result<Option<Done>, BillingError> {
+    pub(crate) async fn clerk(&self, event: &ClerkEvent) -> Result<Option<Done>, BillingError> {
         let polar = self.polar()?;
         let from_polar = |error| BillingError::from_polar(error, &polar);
         match event {

@@ -47,7 +47,7 @@ fn readable(detail: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum BillingError {
+pub(crate) enum BillingError {
     #[error("{0}")]
     InvalidRequest(String),
     #[error("no plan `{0}` in the catalog")]
@@ -97,7 +97,7 @@ pub enum BillingError {
 
 impl BillingError {
     /// The HTTP status of the refusal.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             Self::InvalidRequest(_) => 400,
             Self::UnknownCustomer(_) | Self::UnknownOrder(_) => 404,
@@ -114,7 +114,7 @@ impl BillingError {
     }
 
     /// The stable code clients branch on.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
             Self::UnknownPlan(_) => "unknown_plan",
@@ -132,7 +132,7 @@ impl BillingError {
     }
 
     /// For 503: how long the caller should wait before trying again.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::PolarUnavailable { retry_after, .. } => Some(*retry_after),
             _ => None,
@@ -140,7 +140,7 @@ impl BillingError {
     }
 
     /// The refusal Polar's failure `error` means for our caller.
-    pub fn from_polar(error: PolarError, polar: &PolarClient) -> Self {
+    pub(crate) fn from_polar(error: PolarError, polar: &PolarClient) -> Self {
         match error {
             PolarError::Status { status, detail, .. } if status < 500 => {
                 Self::PolarRejected(readable(&detail))

@@ -16,9 +16,9 @@ mod clerk;
 mod error;
 mod orders;
 
-pub use clerk::ClerkEvent;
-pub use error::BillingError;
-pub use orders::{OrderPage, OrdersQuery};
+pub(crate) use clerk::ClerkEvent;
+pub(crate) use error::BillingError;
+pub(crate) use orders::{OrderPage, OrdersQuery};
 
 use crate::account;
 use crate::clock::Clock;
@@ -33,7 +33,7 @@ use std::sync::Arc;
 use tollgate_gate::{Catalog, Plan, Timestamp, build_snapshot};
 
 /// Polar's refund reasons.
-pub const REFUND_REASONS: &[&str] = &[
+pub(crate) const REFUND_REASONS: &[&str] = &[
     "duplicate",
     "fraudulent",
     "customer_request",
@@ -46,7 +46,7 @@ pub const REFUND_REASONS: &[&str] = &[
 /// How a plan change between paid plans is billed (Polar's `proration_behavior`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
-pub enum Proration {
+pub(crate) enum Proration {
     /// The difference is added to the next invoice.
     #[default]
     Prorate,
@@ -55,7 +55,7 @@ pub enum Proration {
 }
 
 impl Proration {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Proration::Prorate => "prorate",
             Proration::Invoice => "invoice",
@@ -65,19 +65,19 @@ impl Proration {
 
 /// What an operation did: the answer and the facts its audit row records.
 #[derive(Debug, Clone)]
-pub struct Done {
+pub(crate) struct Done {
     /// 200 or 201.
-    pub status: u16,
-    pub body: Value,
+    pub(crate) status: u16,
+    pub(crate) body: Value,
     /// The audit row's action, e.g. `billing.checkout`.
-    pub action: &'static str,
+    pub(crate) action: &'static str,
     /// What was acted on, e.g. `customer:user_1` or `order:<id>`.
-    pub subject: String,
-    pub customer: Option<String>,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
+    pub(crate) subject: String,
+    pub(crate) customer: Option<String>,
+    pub(crate) before: Option<Value>,
+    pub(crate) after: Option<Value>,
     /// The reason given (refunds).
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 /// The customer's entitling subscription, as the engine sees it now.
@@ -91,11 +91,11 @@ struct Holding {
 
 /// The billing operations, over one database, catalog and Polar.
 #[derive(Clone, Debug)]
-pub struct Billing {
-    pub pool: PgPool,
-    pub catalog: Arc<Catalog>,
-    pub polar: Option<PolarClient>,
-    pub clock: Clock,
+pub(crate) struct Billing {
+    pub(crate) pool: PgPool,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) polar: Option<PolarClient>,
+    pub(crate) clock: Clock,
 }
 
 fn field<'a>(value: &'a Value, name: &str) -> &'a Value {
@@ -127,7 +127,7 @@ fn path_segment(segment: &str) -> String {
 }
 
 /// A customer id as the API takes it: the app's user id, 1 to 255 bytes.
-pub fn check_customer(customer: &str) -> Result<(), BillingError> {
+pub(crate) fn check_customer(customer: &str) -> Result<(), BillingError> {
     if customer.trim().is_empty() || customer.len() > 255 {
         return Err(BillingError::InvalidRequest(
             "`customer` must be the app's user id: a non-empty string of at most 255 bytes"
@@ -294,7 +294,7 @@ impl Billing {
 
     /// `POST /v1/customers`: the Polar customer with `external_id` = `customer`, made unless it
     /// exists (201 made, 200 found).
-    pub async fn create_customer(
+    pub(crate) async fn create_customer(
         &self,
         customer: &str,
         email: &str,
@@ -342,7 +342,7 @@ impl Billing {
     }
 
     /// `POST /v1/checkouts`: a Polar checkout of `plan`'s product for `customer`.
-    pub async fn checkout(
+    pub(crate) async fn checkout(
         &self,
         customer: &str,
         plan: &str,
@@ -402,7 +402,7 @@ impl Billing {
     }
 
     /// `POST /v1/portal-sessions`: a link to Polar's customer portal for `customer`.
-    pub async fn portal(
+    pub(crate) async fn portal(
         &self,
         customer: &str,
         return_url: Option<&str>,
@@ -466,7 +466,7 @@ impl Billing {
 
     /// `POST /v1/customers/{c}/plan`: moves the entitling subscription to `plan`'s product;
     /// to the default plan, cancels it at the period end.
-    pub async fn change_plan(
+    pub(crate) async fn change_plan(
         &self,
         customer: &str,
         plan: &str,
@@ -508,7 +508,11 @@ impl Billing {
     }
 
     /// `POST /v1/customers/{c}/cancel`: at the period end, or now (revoked).
-    pub async fn cancel(&self, customer: &str, at_period_end: bool) -> Result<Done, BillingError> {
+    pub(crate) async fn cancel(
+        &self,
+        customer: &str,
+        at_period_end: bool,
+    ) -> Result<Done, BillingError> {
         check_customer(customer)?;
         let (plan, subscription) = self.subscription_of(customer).await?;
         let path = format!("/v1/subscriptions/{}", path_segment(&id_of(&subscription)));
@@ -550,7 +554,7 @@ impl Billing {
     }
 
     /// `POST /v1/customers/{c}/uncancel`: the subscription renews again.
-    pub async fn uncancel(&self, customer: &str) -> Result<Done, BillingError> {
+    pub(crate) async fn uncancel(&self, customer: &str) -> Result<Done, BillingError> {
         check_customer(customer)?;
         let (plan, subscription) = self.subscription_of(customer).await?;
         let updated = self
@@ -571,7 +575,7 @@ impl Billing {
     }
 
     /// `POST /v1/refunds`: refunds `amount` (default: what is left) of `order`.
-    pub async fn refund(
+    pub(crate) async fn refund(
         &self,
         order: &str,
         amount: Option<i64>,

@@ -10,21 +10,21 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 /// The default and largest page.
-pub const DEFAULT_LIMIT: i64 = 20;
-pub const MAX_LIMIT: i64 = 100;
+pub(crate) const DEFAULT_LIMIT: i64 = 20;
+pub(crate) const MAX_LIMIT: i64 = 100;
 
 #[derive(Debug, Clone, Default)]
-pub struct OrdersQuery {
+pub(crate) struct OrdersQuery {
     /// The `next` of the previous page.
-    pub cursor: Option<String>,
-    pub limit: Option<i64>,
+    pub(crate) cursor: Option<String>,
+    pub(crate) limit: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct OrderPage {
-    pub items: Vec<Value>,
+pub(crate) struct OrderPage {
+    pub(crate) items: Vec<Value>,
     /// Pass as `cursor` for the next page; `null` on the last one.
-    pub next: Option<String>,
+    pub(crate) next: Option<String>,
 }
 
 fn encode(created_at: DateTime<Utc>, id: &str) -> String {
@@ -62,7 +62,7 @@ fn item(row: &db::orders::HistoryRow) -> Value {
 
 impl Billing {
     /// `GET /v1/customers/{c}/orders`.
-    pub async fn orders(
+    pub(crate) async fn orders(
         &self,
         customer: &str,
         query: &OrdersQuery,

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
-pub enum BillingCommand {
+pub(crate) enum BillingCommand {
     /// Polar customers.
     #[command(subcommand)]
     Customers(CustomersCommand),
@@ -35,113 +35,113 @@ pub enum BillingCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CustomersCommand {
+pub(crate) enum CustomersCommand {
     /// Make the Polar customer for an app user (nothing if it exists).
     Create(CreateCustomerArgs),
 }
 
 /// What every billing command needs: the database, the catalog and Polar.
 #[derive(Debug, Args)]
-pub struct Connection {
+pub(crate) struct Connection {
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub(crate) database: DatabaseConfig,
     #[command(flatten)]
-    pub catalog: CatalogConfig,
+    pub(crate) catalog: CatalogConfig,
     #[command(flatten)]
-    pub polar: PolarConfig,
+    pub(crate) polar: PolarConfig,
 }
 
 #[derive(Debug, Args)]
-pub struct CreateCustomerArgs {
+pub(crate) struct CreateCustomerArgs {
     /// The app's user id (Polar's external_id).
-    pub customer: String,
+    pub(crate) customer: String,
     #[arg(long)]
-    pub email: String,
+    pub(crate) email: String,
     #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[command(flatten)]
-    pub connection: Connection,
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]
-pub struct CheckoutArgs {
-    pub customer: String,
+pub(crate) struct CheckoutArgs {
+    pub(crate) customer: String,
     /// The catalog's plan key, e.g. premium.
-    pub plan: String,
+    pub(crate) plan: String,
     /// Where Polar sends the buyer after paying ({CHECKOUT_ID} is replaced).
     #[arg(long)]
-    pub success_url: String,
+    pub(crate) success_url: String,
     #[arg(long)]
-    pub return_url: Option<String>,
+    pub(crate) return_url: Option<String>,
     #[command(flatten)]
-    pub connection: Connection,
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]
-pub struct PortalArgs {
-    pub customer: String,
+pub(crate) struct PortalArgs {
+    pub(crate) customer: String,
     #[arg(long)]
-    pub return_url: Option<String>,
+    pub(crate) return_url: Option<String>,
     #[command(flatten)]
-    pub connection: Connection,
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
-    pub customer: String,
-    pub plan: String,
+pub(crate) struct PlanArgs {
+    pub(crate) customer: String,
+    pub(crate) plan: String,
     /// How the difference is billed.
     #[arg(long, value_enum, default_value_t = Proration::Prorate)]
-    pub proration: Proration,
+    pub(crate) proration: Proration,
     #[command(flatten)]
-    pub connection: Connection,
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]
-pub struct CancelArgs {
-    pub customer: String,
+pub(crate) struct CancelArgs {
+    pub(crate) customer: String,
     /// Revoke now instead of at the period end.
     #[arg(long)]
-    pub now: bool,
+    pub(crate) now: bool,
     #[command(flatten)]
-    pub connection: Connection,
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]
-pub struct CustomerArgs {
-    pub customer: String,
+pub(crate) struct CustomerArgs {
+    pub(crate) customer: String,
     #[command(flatten)]
-    pub connection: Connection,
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]
-pub struct OrdersArgs {
-    pub customer: String,
+pub(crate) struct OrdersArgs {
+    pub(crate) customer: String,
     /// At most this many orders.
     #[arg(long, default_value_t = 20)]
-    pub limit: i64,
+    pub(crate) limit: i64,
     /// The `next` cursor printed by the previous page.
     #[arg(long)]
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     #[command(flatten)]
-    pub connection: Connection,
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]
-pub struct RefundArgs {
+pub(crate) struct RefundArgs {
     /// The order's Polar id.
-    pub order: String,
+    pub(crate) order: String,
     /// Minor units to refund (default: what is left of the order).
     #[arg(long)]
-    pub amount: Option<i64>,
+    pub(crate) amount: Option<i64>,
     /// duplicate, fraudulent, customer_request, service_disruption, satisfaction_guarantee,
     /// dispute_prevention or other.
     #[arg(long)]
-    pub reason: String,
+    pub(crate) reason: String,
     #[arg(long)]
-    pub comment: Option<String>,
+    pub(crate) comment: Option<String>,
     #[command(flatten)]
-    pub connection: Connection,
+    pub(crate) connection: Connection,
 }
 
 async fn billing(connection: &Connection) -> anyhow::Result<Billing> {

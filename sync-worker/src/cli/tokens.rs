@@ -10,10 +10,10 @@ use clap::{Args, Subcommand};
 use secrecy::ExposeSecret;
 
 /// The actor the command line's changes are audited under.
-pub const CLI_ACTOR: &str = "cli";
+pub(crate) const CLI_ACTOR: &str = "cli";
 
 #[derive(Debug, Subcommand)]
-pub enum TokensCommand {
+pub(crate) enum TokensCommand {
     /// Make a token; its secret is printed once and only its SHA-256 is stored.
     Create(CreateArgs),
     /// List the tokens (never their secrets).
@@ -23,30 +23,30 @@ pub enum TokensCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// A name for the token, e.g. the app or person using it.
     #[arg(long)]
-    pub name: String,
+    pub(crate) name: String,
     /// app (check, usage, billing), viewer (read admin and analytics), support (grants,
     /// adjustments, replay, revoke now) or admin (refunds, tokens, API keys).
     #[arg(long, value_enum)]
-    pub role: Role,
+    pub(crate) role: Role,
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub(crate) database: DatabaseConfig,
 }
 
 #[derive(Debug, Args)]
-pub struct DatabaseOnly {
+pub(crate) struct DatabaseOnly {
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub(crate) database: DatabaseConfig,
 }
 
 #[derive(Debug, Args)]
-pub struct RevokeArgs {
+pub(crate) struct RevokeArgs {
     /// The token's name.
-    pub name: String,
+    pub(crate) name: String,
     #[command(flatten)]
-    pub database: DatabaseConfig,
+    pub(crate) database: DatabaseConfig,
 }
 
 pub async fn run(command: TokensCommand) -> anyhow::Result<()> {

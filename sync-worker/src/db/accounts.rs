@@ -8,15 +8,15 @@ use tollgate_gate::polar::Subscription;
 
 /// One customer's stored billing facts.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Row {
+pub(crate) struct Row {
     /// The app's id for the customer (Polar's `external_id`).
-    pub customer: String,
+    pub(crate) customer: String,
     /// The subscriptions of the live Polar customers with that external id, each with the
     /// newest stored version of its product (the copy embedded in a subscription may be older
     /// than a later `product.updated`).
-    pub subscriptions: Vec<Subscription>,
+    pub(crate) subscriptions: Vec<Subscription>,
     /// The metadata of the benefit of each grant they hold (granted, not revoked).
-    pub benefits: Vec<Map<String, Value>>,
+    pub(crate) benefits: Vec<Map<String, Value>>,
 }
 
 type Columns = (
@@ -27,7 +27,10 @@ type Columns = (
 
 /// The rows of `customers`, in the order given; a customer Polar does not know has no
 /// subscriptions and no grants (the default plan).
-pub async fn load(conn: &mut PgConnection, customers: &[&str]) -> Result<Vec<Row>, sqlx::Error> {
+pub(crate) async fn load(
+    conn: &mut PgConnection,
+    customers: &[&str],
+) -> Result<Vec<Row>, sqlx::Error> {
     let rows: Vec<Columns> = sqlx::query_as(
         "SELECT
              wanted.customer,

@@ -16,7 +16,7 @@ pub struct Alert {
 }
 
 /// Opens the alert `kind`, or bumps it when it is already open.
-pub async fn raise(
+pub(crate) async fn raise(
     conn: &mut PgConnection,
     kind: &str,
     message: &str,
@@ -41,7 +41,7 @@ pub async fn raise(
 }
 
 /// Resolves the open alert `kind`, if there is one.
-pub async fn resolve(
+pub(crate) async fn resolve(
     conn: &mut PgConnection,
     kind: &str,
     now: DateTime<Utc>,
@@ -55,7 +55,7 @@ pub async fn resolve(
 }
 
 /// The open alerts, oldest first.
-pub async fn open(conn: &mut PgConnection) -> Result<Vec<Alert>, sqlx::Error> {
+pub(crate) async fn open(conn: &mut PgConnection) -> Result<Vec<Alert>, sqlx::Error> {
     sqlx::query_as(
         "SELECT kind, message, raised_at, last_seen_at, occurrences
          FROM alerts WHERE resolved_at IS NULL ORDER BY raised_at, id",
@@ -65,7 +65,7 @@ pub async fn open(conn: &mut PgConnection) -> Result<Vec<Alert>, sqlx::Error> {
 }
 
 /// Forgets alerts resolved before `before`; returns how many.
-pub async fn delete_resolved_before(
+pub(crate) async fn delete_resolved_before(
     conn: &mut PgConnection,
     before: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {

@@ -6,16 +6,16 @@ use sqlx::PgConnection;
 /// A token as listed: never its secret, which is not stored.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct TokenRow {
-    pub id: i64,
-    pub name: String,
-    pub role: String,
-    pub created_at: DateTime<Utc>,
-    pub created_by: String,
-    pub revoked_at: Option<DateTime<Utc>>,
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) role: String,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) created_by: String,
+    pub(crate) revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Stores a new live token; `None` when a live token already has this name.
-pub async fn insert(
+pub(crate) async fn insert(
     conn: &mut PgConnection,
     name: &str,
     role: &str,
@@ -39,7 +39,7 @@ pub async fn insert(
 }
 
 /// The name and role of the live token whose digest is `token_sha256`.
-pub async fn live_by_digest(
+pub(crate) async fn live_by_digest(
     conn: &mut PgConnection,
     token_sha256: &str,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
@@ -52,7 +52,7 @@ pub async fn live_by_digest(
 }
 
 /// Every token, live ones first, newest first.
-pub async fn list(conn: &mut PgConnection) -> Result<Vec<TokenRow>, sqlx::Error> {
+pub(crate) async fn list(conn: &mut PgConnection) -> Result<Vec<TokenRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, name, role, created_at, created_by, revoked_at FROM api_tokens
          ORDER BY revoked_at IS NOT NULL, created_at DESC, id DESC",
@@ -62,7 +62,7 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<TokenRow>, sqlx::Error>
 }
 
 /// Revokes the live token named `name`; `None` when there is none.
-pub async fn revoke(
+pub(crate) async fn revoke(
     conn: &mut PgConnection,
     name: &str,
     now: DateTime<Utc>,

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sqlx::PgConnection;
 
-pub async fn record(
+pub(crate) async fn record(
     conn: &mut PgConnection,
     actor: &str,
     action: &str,
@@ -23,20 +23,20 @@ pub async fn record(
 /// One audited API call: who (actor and role) did what to which customer, the state before
 /// and after, the reason given, and the request it came from.
 #[derive(Debug, Clone, Default)]
-pub struct Entry<'a> {
-    pub actor: &'a str,
-    pub role: Option<&'a str>,
-    pub action: &'a str,
-    pub subject: &'a str,
-    pub customer: Option<&'a str>,
-    pub before: Option<&'a Value>,
-    pub after: Option<&'a Value>,
-    pub reason: Option<&'a str>,
-    pub request_id: Option<&'a str>,
-    pub details: Value,
+pub(crate) struct Entry<'a> {
+    pub(crate) actor: &'a str,
+    pub(crate) role: Option<&'a str>,
+    pub(crate) action: &'a str,
+    pub(crate) subject: &'a str,
+    pub(crate) customer: Option<&'a str>,
+    pub(crate) before: Option<&'a Value>,
+    pub(crate) after: Option<&'a Value>,
+    pub(crate) reason: Option<&'a str>,
+    pub(crate) request_id: Option<&'a str>,
+    pub(crate) details: Value,
 }
 
-pub async fn record_entry(
+pub(crate) async fn record_entry(
     conn: &mut PgConnection,
     entry: &Entry<'_>,
     at: chrono::DateTime<chrono::Utc>,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 /// Records the delivery `svix_id`; `false` when it was already recorded (a duplicate).
-pub async fn insert(
+pub(crate) async fn insert(
     conn: &mut PgConnection,
     svix_id: &str,
     event_type: &str,
@@ -26,7 +26,7 @@ pub async fn insert(
 }
 
 /// Forgets a delivery whose handling failed, so that Clerk's retry is handled again.
-pub async fn delete(conn: &mut PgConnection, svix_id: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn delete(conn: &mut PgConnection, svix_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM clerk_events WHERE svix_id = $1")
         .bind(svix_id)
         .execute(conn)

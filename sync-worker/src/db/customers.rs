@@ -55,7 +55,7 @@ pub(super) fn push_upsert<'a>(
 /// Stores `customer` unless a newer version is stored. A deletion is never undone by an older
 /// or equally old version, since Polar may not bump `modified_at` when it soft-deletes.
 /// Returns whether the row changed.
-pub async fn upsert(
+pub(crate) async fn upsert(
     conn: &mut PgConnection,
     customer: &Customer,
     raw: &RawValue,
@@ -67,7 +67,7 @@ pub async fn upsert(
 }
 
 /// The external ids of the Polar customers `ids` that have one.
-pub async fn external_ids(
+pub(crate) async fn external_ids(
     conn: &mut PgConnection,
     ids: &[String],
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -82,14 +82,14 @@ pub async fn external_ids(
 }
 
 /// Ids of the live (not deleted) customers, in order.
-pub async fn live_ids(conn: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> {
+pub(crate) async fn live_ids(conn: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM customers WHERE deleted_at IS NULL ORDER BY id")
         .fetch_all(conn)
         .await
 }
 
 /// The stored, not deleted customer whose external id is `external_id`: Polar id and e-mail.
-pub async fn live_by_external_id(
+pub(crate) async fn live_by_external_id(
     conn: &mut PgConnection,
     external_id: &str,
 ) -> Result<Option<(String, Option<String>)>, sqlx::Error> {

@@ -7,16 +7,16 @@ use sqlx::PgConnection;
 
 /// A stored key.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct KeyRow {
-    pub request_sha256: String,
-    pub status: String,
-    pub response_status: Option<i16>,
-    pub response_body: Option<Value>,
+pub(crate) struct KeyRow {
+    pub(crate) request_sha256: String,
+    pub(crate) status: String,
+    pub(crate) response_status: Option<i16>,
+    pub(crate) response_body: Option<Value>,
 }
 
 /// Forgets the key when it expired, or when its call was left in progress before `abandoned`
 /// (a process that died mid-call).
-pub async fn forget_stale(
+pub(crate) async fn forget_stale(
     conn: &mut PgConnection,
     actor: &str,
     key: &str,
@@ -38,7 +38,7 @@ pub async fn forget_stale(
 }
 
 /// Claims the key for a call in progress; `false` when it is already stored.
-pub async fn claim(
+pub(crate) async fn claim(
     conn: &mut PgConnection,
     actor: &str,
     key: &str,
@@ -62,7 +62,7 @@ pub async fn claim(
     Ok(inserted == 1)
 }
 
-pub async fn get(
+pub(crate) async fn get(
     conn: &mut PgConnection,
     actor: &str,
     key: &str,
@@ -78,7 +78,7 @@ pub async fn get(
 }
 
 /// Stores the answer of the call that claimed the key.
-pub async fn complete(
+pub(crate) async fn complete(
     conn: &mut PgConnection,
     actor: &str,
     key: &str,
@@ -100,7 +100,11 @@ pub async fn complete(
 }
 
 /// Releases a key whose call did not succeed, so that a retry runs again.
-pub async fn release(conn: &mut PgConnection, actor: &str, key: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn release(
+    conn: &mut PgConnection,
+    actor: &str,
+    key: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "DELETE FROM idempotency_keys WHERE actor = $1 AND key = $2 AND status = 'in_progress'",
     )
@@ -112,7 +116,7 @@ pub async fn release(conn: &mut PgConnection, actor: &str, key: &str) -> Result<
 }
 
 /// Deletes every key that expired before `now`; returns how many.
-pub async fn delete_expired(
+pub(crate) async fn delete_expired(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {

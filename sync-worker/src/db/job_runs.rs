@@ -7,15 +7,15 @@ use sqlx::PgExecutor;
 
 /// How a run ended, as stored.
 #[derive(Debug)]
-pub struct Finish<'a> {
+pub(crate) struct Finish<'a> {
     /// `succeeded`, `skipped` or `failed`.
-    pub outcome: &'a str,
-    pub counts: Value,
-    pub error: Option<String>,
+    pub(crate) outcome: &'a str,
+    pub(crate) counts: Value,
+    pub(crate) error: Option<String>,
 }
 
 /// Inserts the run `(job, tick)`; `false` when a run of that tick exists already.
-pub async fn claim(
+pub(crate) async fn claim(
     conn: impl PgExecutor<'_>,
     job: &str,
     tick: DateTime<Utc>,
@@ -40,7 +40,7 @@ pub async fn claim(
 }
 
 /// Records the end of the run `(job, tick)`.
-pub async fn finish(
+pub(crate) async fn finish(
     conn: impl PgExecutor<'_>,
     job: &str,
     tick: DateTime<Utc>,
@@ -63,7 +63,7 @@ pub async fn finish(
 }
 
 /// The jobs with a run unfinished since before `before`, by name.
-pub async fn unfinished_since(
+pub(crate) async fn unfinished_since(
     conn: impl PgExecutor<'_>,
     before: DateTime<Utc>,
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -77,7 +77,7 @@ pub async fn unfinished_since(
 }
 
 /// Forgets runs finished before `before`; returns how many.
-pub async fn delete_finished_before(
+pub(crate) async fn delete_finished_before(
     conn: impl PgExecutor<'_>,
     before: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {

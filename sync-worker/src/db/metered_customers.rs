@@ -9,14 +9,14 @@ use std::time::Duration;
 /// A customer whose usage changed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Changed {
-    pub customer: String,
+    pub(crate) customer: String,
     /// A count crossed `warn_at` or the limit: rebuild at once.
-    pub urgent: bool,
+    pub(crate) urgent: bool,
 }
 
 /// Marks customers whose usage changed, creating their rows (free users Polar does not know
 /// included). Callers pass them sorted by customer, for a global lock order.
-pub async fn mark(
+pub(crate) async fn mark(
     conn: &mut PgConnection,
     changed: &[Changed],
     now: DateTime<Utc>,
@@ -43,7 +43,7 @@ pub async fn mark(
 
 /// Clears `customer`'s mark when it is due — urgent, or last rebuilt at least `window` ago —
 /// and records a rebuild at `now`; `false` when it is not due (or another replica took it).
-pub async fn claim_due(
+pub(crate) async fn claim_due(
     conn: &mut PgConnection,
     customer: &str,
     now: DateTime<Utc>,
@@ -64,7 +64,7 @@ pub async fn claim_due(
 }
 
 /// Up to `limit` customers that are due at `now`, longest waiting first.
-pub async fn due(
+pub(crate) async fn due(
     pool: &PgPool,
     now: DateTime<Utc>,
     window: Duration,

@@ -12,33 +12,33 @@
 //! when its `WHERE` then declines the update, and the product that every subscription event
 //! embeds would otherwise serialise all deliveries on one row lock.
 
-pub mod accounts;
-pub mod alerts;
-pub mod api_tokens;
-pub mod audit;
-pub mod benefit_grants;
-pub mod checkouts;
-pub mod clerk_events;
-pub mod customers;
-pub mod idempotency_keys;
-pub mod job_runs;
-pub mod metered_customers;
-pub mod objects;
-pub mod orders;
-pub mod overage_outbox;
-pub mod products;
-pub mod publish_outbox;
-pub mod refunds;
+pub(crate) mod accounts;
+pub(crate) mod alerts;
+pub(crate) mod api_tokens;
+pub(crate) mod audit;
+pub(crate) mod benefit_grants;
+pub(crate) mod checkouts;
+pub(crate) mod clerk_events;
+pub(crate) mod customers;
+pub(crate) mod idempotency_keys;
+pub(crate) mod job_runs;
+pub(crate) mod metered_customers;
+pub(crate) mod objects;
+pub(crate) mod orders;
+pub(crate) mod overage_outbox;
+pub(crate) mod products;
+pub(crate) mod publish_outbox;
+pub(crate) mod refunds;
 pub mod snapshots;
-pub mod subscriptions;
-pub mod sync_cursors;
-pub mod usage_counters;
-pub mod usage_events;
-pub mod usage_gauges;
-pub mod webhook_events;
+pub(crate) mod subscriptions;
+pub(crate) mod sync_cursors;
+pub(crate) mod usage_counters;
+pub(crate) mod usage_events;
+pub(crate) mod usage_gauges;
+pub(crate) mod webhook_events;
 
 /// Whether PostgreSQL answers.
-pub async fn ping(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+pub(crate) async fn ping(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(drop)
 }
 

@@ -24,7 +24,7 @@ fn checked(table: &'static str) -> Result<&'static str, sqlx::Error> {
 }
 
 /// The stored `version_at` of each of `ids` that is stored in `table`.
-pub async fn versions(
+pub(crate) async fn versions(
     conn: &mut PgConnection,
     table: &'static str,
     ids: &[String],
@@ -41,7 +41,7 @@ pub async fn versions(
 }
 
 /// The stored object `id` of `table`, locked until the end of the transaction.
-pub async fn lock(
+pub(crate) async fn lock(
     conn: &mut PgConnection,
     table: &'static str,
     id: &str,

@@ -5,7 +5,7 @@ use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
 /// Stores `order` unless a newer or equal version is stored; returns whether it changed.
-pub async fn upsert(
+pub(crate) async fn upsert(
     conn: &mut PgConnection,
     order: &Order,
     raw: &RawValue,
@@ -42,15 +42,15 @@ pub async fn upsert(
 
 /// An order as the invoice history shows it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct HistoryRow {
-    pub id: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub customer: Option<String>,
-    pub raw: serde_json::Value,
-    pub status: String,
-    pub total_amount: i64,
-    pub refunded_amount: i64,
-    pub currency: String,
+pub(crate) struct HistoryRow {
+    pub(crate) id: String,
+    pub(crate) created_at: chrono::DateTime<chrono::Utc>,
+    pub(crate) customer: Option<String>,
+    pub(crate) raw: serde_json::Value,
+    pub(crate) status: String,
+    pub(crate) total_amount: i64,
+    pub(crate) refunded_amount: i64,
+    pub(crate) currency: String,
 }
 
 const HISTORY_COLUMNS: &str = "o.id, (o.raw->>'created_at')::timestamptz AS created_at,
@@ -58,7 +58,7 @@ const HISTORY_COLUMNS: &str = "o.id, (o.raw->>'created_at')::timestamptz AS crea
 
 /// Up to `limit` orders of the customer with external id `external_id`, newest first, strictly
 /// after the position `after` (`created_at`, `id`) of the previous page.
-pub async fn history(
+pub(crate) async fn history(
     conn: &mut PgConnection,
     external_id: &str,
     after: Option<(chrono::DateTime<chrono::Utc>, &str)>,
@@ -82,7 +82,10 @@ pub async fn history(
 }
 
 /// One order by its Polar id.
-pub async fn by_id(conn: &mut PgConnection, id: &str) -> Result<Option<HistoryRow>, sqlx::Error> {
+pub(crate) async fn by_id(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<Option<HistoryRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {HISTORY_COLUMNS}
          FROM orders o LEFT JOIN customers c ON c.id = o.customer_id

@@ -6,29 +6,29 @@ use sqlx::PgConnection;
 
 /// A row to queue; `external_id` is Polar's idempotency key for it.
 #[derive(Debug)]
-pub struct NewRow<'a> {
-    pub external_id: String,
-    pub customer: &'a str,
-    pub feature: &'a str,
-    pub event_id: &'a str,
-    pub units: i64,
-    pub occurred_at: DateTime<Utc>,
-    pub metadata: Value,
+pub(crate) struct NewRow<'a> {
+    pub(crate) external_id: String,
+    pub(crate) customer: &'a str,
+    pub(crate) feature: &'a str,
+    pub(crate) event_id: &'a str,
+    pub(crate) units: i64,
+    pub(crate) occurred_at: DateTime<Utc>,
+    pub(crate) metadata: Value,
 }
 
 /// A due row, claimed for sending.
 #[derive(Debug, sqlx::FromRow)]
-pub struct Due {
-    pub id: i64,
-    pub external_id: String,
-    pub customer: String,
-    pub feature: String,
-    pub occurred_at: DateTime<Utc>,
-    pub metadata: Value,
+pub(crate) struct Due {
+    pub(crate) id: i64,
+    pub(crate) external_id: String,
+    pub(crate) customer: String,
+    pub(crate) feature: String,
+    pub(crate) occurred_at: DateTime<Utc>,
+    pub(crate) metadata: Value,
 }
 
 /// Queues rows in the caller's transaction; a row whose `external_id` is queued is skipped.
-pub async fn enqueue(
+pub(crate) async fn enqueue(
     conn: &mut PgConnection,
     rows: &[NewRow<'_>],
     now: DateTime<Utc>,
@@ -66,7 +66,7 @@ pub async fn enqueue(
 
 /// Claims up to `limit` due rows, oldest attempt first, for the rest of the transaction; rows
 /// another replica holds are skipped.
-pub async fn claim_due(
+pub(crate) async fn claim_due(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     limit: i64,
@@ -86,7 +86,7 @@ pub async fn claim_due(
 }
 
 /// Marks the rows `ids` sent.
-pub async fn mark_sent(
+pub(crate) async fn mark_sent(
     conn: &mut PgConnection,
     ids: &[i64],
     now: DateTime<Utc>,
@@ -105,7 +105,7 @@ pub async fn mark_sent(
 
 /// Records a failed send of the rows `ids` and schedules the next attempt: 10 s after the
 /// first failure, doubling each time, at most an hour apart.
-pub async fn mark_failed(
+pub(crate) async fn mark_failed(
     conn: &mut PgConnection,
     ids: &[i64],
     error: &str,

@@ -41,7 +41,7 @@ pub(super) fn push_upsert<'a>(
 }
 
 /// Stores `product` unless a newer or equal version is stored; returns whether it changed.
-pub async fn upsert(
+pub(crate) async fn upsert(
     conn: &mut PgConnection,
     product: &Product,
     raw: &RawValue,
@@ -54,7 +54,7 @@ pub async fn upsert(
 
 /// External ids of the customers holding a subscription to `product_id`, sorted so that
 /// callers lock their snapshots in one global order.
-pub async fn subscriber_external_ids(
+pub(crate) async fn subscriber_external_ids(
     conn: &mut PgConnection,
     product_id: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -71,7 +71,7 @@ pub async fn subscriber_external_ids(
 }
 
 /// Every product that is not archived, as Polar sent it, oldest first.
-pub async fn live_raw(
+pub(crate) async fn live_raw(
     conn: &mut PgConnection,
 ) -> Result<Vec<(String, serde_json::Value)>, sqlx::Error> {
     sqlx::query_as("SELECT id, raw FROM products WHERE NOT is_archived ORDER BY id")

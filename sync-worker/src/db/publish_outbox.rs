@@ -5,15 +5,15 @@ use std::time::Duration;
 
 /// A claimed outbox row.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Due {
-    pub id: i64,
-    pub customer: String,
-    pub revision: i64,
+pub(crate) struct Due {
+    pub(crate) id: i64,
+    pub(crate) customer: String,
+    pub(crate) revision: i64,
 }
 
 /// Takes the publisher's lock for the rest of the transaction, unless another replica holds
 /// it: one publisher at a time keeps writes in revision order.
-pub async fn try_lock_publisher(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+pub(crate) async fn try_lock_publisher(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT pg_try_advisory_xact_lock(hashtextextended('tollgate.publisher', 0))",
     )
@@ -22,7 +22,7 @@ pub async fn try_lock_publisher(conn: &mut PgConnection) -> Result<bool, sqlx::E
 }
 
 /// Claims up to `limit` due rows in id order, for the rest of the transaction.
-pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
+pub(crate) async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, customer, revision FROM publish_outbox
          WHERE published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())
@@ -36,7 +36,10 @@ pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<Due>, sqlx
 }
 
 /// Marks the rows `ids` published.
-pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+pub(crate) async fn mark_published(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE publish_outbox SET published_at = now(), attempts = attempts + 1
          WHERE id = ANY($1)",
@@ -49,7 +52,7 @@ pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> Result<(), 
 
 /// Records a failed attempt on the rows `ids` and schedules the next: 1 s after the first
 /// failure, doubling each time, at most 5 minutes apart.
-pub async fn mark_failed(
+pub(crate) async fn mark_failed(
     conn: &mut PgConnection,
     ids: &[i64],
     error: &str,
@@ -69,7 +72,7 @@ pub async fn mark_failed(
 
 /// How far publication lags: the age of the oldest unpublished row, by the database's clock
 /// (so that it does not depend on ours), if any.
-pub async fn lag(conn: &mut PgConnection) -> Result<Option<Duration>, sqlx::Error> {
+pub(crate) async fn lag(conn: &mut PgConnection) -> Result<Option<Duration>, sqlx::Error> {
     let seconds: Option<f64> = sqlx::query_scalar(
         "SELECT extract(epoch FROM now() - min(created_at))::float8
          FROM publish_outbox WHERE published_at IS NULL",

@@ -5,7 +5,7 @@ use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
 /// Stores `refund` unless a newer or equal version is stored; returns whether it changed.
-pub async fn upsert(
+pub(crate) async fn upsert(
     conn: &mut PgConnection,
     refund: &Refund,
     raw: &RawValue,

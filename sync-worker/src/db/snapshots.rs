@@ -21,7 +21,7 @@ pub async fn current(
 /// two concurrent rebuilds cannot both claim a customer's next revision. The locks are taken
 /// in the order given: callers pass customers sorted, so that two transactions locking
 /// overlapping sets cannot deadlock.
-pub async fn lock(conn: &mut PgConnection, customers: &[&str]) -> Result<(), sqlx::Error> {
+pub(crate) async fn lock(conn: &mut PgConnection, customers: &[&str]) -> Result<(), sqlx::Error> {
     sqlx::query(
         // `unnest` yields the elements in array order, so the locks are taken in that order.
         "SELECT pg_advisory_xact_lock(hashtextextended('tollgate.snapshot:' || customer, 0))
@@ -36,7 +36,7 @@ pub async fn lock(conn: &mut PgConnection, customers: &[&str]) -> Result<(), sql
 /// The current revision and snapshot (as JSON text) of each of `customers`, in the order
 /// given; `None` for a customer without one. Call it with the customers' locks held, so that
 /// their current revisions cannot move before the insert.
-pub async fn current_many(
+pub(crate) async fn current_many(
     conn: &mut PgConnection,
     customers: &[&str],
 ) -> Result<Vec<Option<(i64, String)>>, sqlx::Error> {
@@ -60,15 +60,15 @@ pub async fn current_many(
 
 /// A snapshot revision to store.
 #[derive(Debug)]
-pub struct NewRevision {
-    pub customer: String,
-    pub revision: i64,
+pub(crate) struct NewRevision {
+    pub(crate) customer: String,
+    pub(crate) revision: i64,
     /// The snapshot, serialised.
-    pub snapshot: String,
+    pub(crate) snapshot: String,
 }
 
 /// Stores every new revision and queues each for publication, in one statement.
-pub async fn insert_and_enqueue(
+pub(crate) async fn insert_and_enqueue(
     conn: &mut PgConnection,
     revisions: &[NewRevision],
 ) -> Result<(), sqlx::Error> {
@@ -95,7 +95,7 @@ pub async fn insert_and_enqueue(
 }
 
 /// The snapshots of the given (customer, revision) pairs, by customer.
-pub async fn revisions(
+pub(crate) async fn revisions(
     conn: &mut PgConnection,
     customers: &[&str],
     revisions: &[i64],

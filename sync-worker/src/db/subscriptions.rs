@@ -5,8 +5,8 @@ use crate::polar::{Customer, Product, Subscription};
 use serde_json::value::RawValue;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-/// Pushes the upsert of one subscription onto `query`; its `RETURNING id` yields a row when
-/// the stored subscription changed. See [`upsert`].
+/// Pushes the upsert of one subscription onto `query` (stored unless a newer or equal version
+/// is); its `RETURNING id` yields a row when the stored subscription changed.
 fn push_upsert<'a>(
     query: &mut QueryBuilder<Postgres>,
     subscription: &'a Subscription,
@@ -45,29 +45,17 @@ fn push_upsert<'a>(
     );
 }
 
-/// Stores `subscription` unless a newer or equal version is stored; returns whether it changed.
-pub async fn upsert(
-    conn: &mut PgConnection,
-    subscription: &Subscription,
-    raw: &RawValue,
-) -> Result<bool, sqlx::Error> {
-    let mut query = QueryBuilder::new("");
-    push_upsert(&mut query, subscription, raw);
-    let row = query.build().fetch_optional(conn).await?;
-    Ok(row.is_some())
-}
-
 /// What storing a subscription event changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Changed {
-    pub customer: bool,
-    pub product: bool,
-    pub subscription: bool,
+    pub(crate) customer: bool,
+    pub(crate) product: bool,
+    pub(crate) subscription: bool,
 }
 
 /// Stores a subscription with the customer and product it embeds (each only if newer than
-/// what is stored, like [`upsert`]) in one statement, one round trip.
-pub async fn upsert_with_embedded(
+/// what is stored) in one statement, one round trip.
+pub(crate) async fn upsert_with_embedded(
     conn: &mut PgConnection,
     subscription: &Subscription,
     raw: &RawValue,
@@ -94,7 +82,7 @@ pub async fn upsert_with_embedded(
 }
 
 /// Ids of the stored subscriptions in one of `statuses` whose customer is live, in order.
-pub async fn ids_in(
+pub(crate) async fn ids_in(
     conn: &mut PgConnection,
     statuses: &[&str],
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -110,7 +98,7 @@ pub async fn ids_in(
 }
 
 /// The stored subscriptions (Polar's JSON) of the live customers with `external_id`.
-pub async fn raw_of_customer(
+pub(crate) async fn raw_of_customer(
     conn: &mut PgConnection,
     external_id: &str,
 ) -> Result<Vec<serde_json::Value>, sqlx::Error> {

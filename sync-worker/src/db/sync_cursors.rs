@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 /// When `resource` was last reconciled successfully (the start of that sync).
-pub async fn synced_at(
+pub(crate) async fn synced_at(
     conn: &mut PgConnection,
     resource: &str,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
@@ -15,7 +15,7 @@ pub async fn synced_at(
 }
 
 /// Records a successful sync of `resource` that started at `started`; never moves backwards.
-pub async fn advance(
+pub(crate) async fn advance(
     conn: &mut PgConnection,
     resource: &str,
     started: DateTime<Utc>,

@@ -5,32 +5,32 @@ use sqlx::PgConnection;
 
 /// The period a counter counts in, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Period {
+pub(crate) struct Period {
     /// The Unix epoch for features that never reset.
-    pub start: DateTime<Utc>,
+    pub(crate) start: DateTime<Utc>,
     /// `None` for features that never reset.
-    pub end: Option<DateTime<Utc>>,
+    pub(crate) end: Option<DateTime<Utc>>,
 }
 
 /// A counter, named.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key<'a> {
-    pub customer: &'a str,
-    pub feature: &'a str,
-    pub period_start: DateTime<Utc>,
+pub(crate) struct Key<'a> {
+    pub(crate) customer: &'a str,
+    pub(crate) feature: &'a str,
+    pub(crate) period_start: DateTime<Utc>,
 }
 
 /// Units to add to one counter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Increment {
-    pub customer: String,
-    pub feature: String,
-    pub period: Period,
-    pub units: i64,
+pub(crate) struct Increment {
+    pub(crate) customer: String,
+    pub(crate) feature: String,
+    pub(crate) period: Period,
+    pub(crate) units: i64,
 }
 
 /// The counts of the counters `keys` that exist, as (customer, feature, used).
-pub async fn counts(
+pub(crate) async fn counts(
     conn: &mut PgConnection,
     keys: &[Key<'_>],
 ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
@@ -54,7 +54,7 @@ pub async fn counts(
 /// Adds every increment to its counter (creating it at zero) and returns the counts after,
 /// in the order given. Callers sort increments by (customer, feature, period) so that
 /// concurrent batches lock counter rows in one global order and cannot deadlock.
-pub async fn add(
+pub(crate) async fn add(
     conn: &mut PgConnection,
     increments: &[Increment],
     now: DateTime<Utc>,
@@ -96,7 +96,7 @@ pub async fn add(
 
 /// Locks `customer`'s counter of `feature` in `period` for the rest of the transaction
 /// (creating it at zero) and returns its count.
-pub async fn lock(
+pub(crate) async fn lock(
     conn: &mut PgConnection,
     customer: &str,
     feature: &str,

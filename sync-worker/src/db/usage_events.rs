@@ -7,18 +7,18 @@ use sqlx::{PgConnection, PgPool};
 
 /// An event to count.
 #[derive(Debug)]
-pub struct NewEvent<'a> {
-    pub customer: &'a str,
-    pub event_id: &'a str,
-    pub feature: &'a str,
-    pub amount: i64,
-    pub occurred_at: DateTime<Utc>,
-    pub period_start: DateTime<Utc>,
+pub(crate) struct NewEvent<'a> {
+    pub(crate) customer: &'a str,
+    pub(crate) event_id: &'a str,
+    pub(crate) feature: &'a str,
+    pub(crate) amount: i64,
+    pub(crate) occurred_at: DateTime<Utc>,
+    pub(crate) period_start: DateTime<Utc>,
 }
 
 /// Inserts the keys of `events` (callers sort them by customer and id, for a global lock
 /// order); returns the (customer, event id) of those that were new.
-pub async fn insert_new(
+pub(crate) async fn insert_new(
     conn: &mut PgConnection,
     events: &[NewEvent<'_>],
     now: DateTime<Utc>,
@@ -53,7 +53,7 @@ pub async fn insert_new(
 
 /// Inserts the key of one event counted by a check, with the answer it got (a retry of the
 /// same event id is answered the same); `false` when the key exists.
-pub async fn insert_answered(
+pub(crate) async fn insert_answered(
     conn: &mut PgConnection,
     event: &NewEvent<'_>,
     answer: &Value,
@@ -79,7 +79,7 @@ pub async fn insert_answered(
 
 /// The stored answer of the event `event_id` of `customer`: `None` when no such event was
 /// counted, `Some(None)` when it was counted without an answer (by a usage batch).
-pub async fn answer_of(
+pub(crate) async fn answer_of(
     conn: &mut PgConnection,
     customer: &str,
     event_id: &str,
@@ -92,7 +92,7 @@ pub async fn answer_of(
 }
 
 /// Deletes up to `limit` keys received and occurred before `cutoff`; returns how many.
-pub async fn delete_slice_before(
+pub(crate) async fn delete_slice_before(
     pool: &PgPool,
     cutoff: DateTime<Utc>,
     limit: i64,
@@ -112,18 +112,18 @@ pub async fn delete_slice_before(
 
 /// One customer's use of one feature over a time range.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Total {
-    pub customer: String,
-    pub feature: String,
-    pub events: i64,
-    pub units: i64,
+pub(crate) struct Total {
+    pub(crate) customer: String,
+    pub(crate) feature: String,
+    pub(crate) events: i64,
+    pub(crate) units: i64,
     /// Units billed as overage (from `overage_outbox`).
-    pub overage_units: i64,
+    pub(crate) overage_units: i64,
 }
 
 /// Per customer and feature, the events and units that occurred in `[start, end)` and the
 /// units billed as overage, by customer then feature.
-pub async fn totals(
+pub(crate) async fn totals(
     pool: &PgPool,
     start: DateTime<Utc>,
     end: DateTime<Utc>,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 /// The levels of every one of `customers`, as (customer, feature, level).
-pub async fn levels(
+pub(crate) async fn levels(
     conn: &mut PgConnection,
     customers: &[&str],
 ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
@@ -15,7 +15,7 @@ pub async fn levels(
 }
 
 /// Sets `customer`'s levels of `features` (pairwise with `levels`).
-pub async fn set(
+pub(crate) async fn set(
     conn: &mut PgConnection,
     customer: &str,
     features: &[&str],

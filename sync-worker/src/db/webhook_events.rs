@@ -19,7 +19,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Applied => "applied",
@@ -32,29 +32,28 @@ impl Status {
 
 /// A stored delivery, as listed by `tollgate webhooks list`.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Row {
-    pub id: i64,
-    pub webhook_id: String,
-    pub event_type: String,
-    pub status: String,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub received_at: DateTime<Utc>,
-    pub next_attempt_at: Option<DateTime<Utc>>,
+pub(crate) struct Row {
+    pub(crate) webhook_id: String,
+    pub(crate) event_type: String,
+    pub(crate) status: String,
+    pub(crate) attempts: i32,
+    pub(crate) last_error: Option<String>,
+    pub(crate) received_at: DateTime<Utc>,
+    pub(crate) next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// A delivery to store.
 #[derive(Debug, Clone)]
-pub struct NewDelivery {
-    pub webhook_id: String,
-    pub event_type: String,
-    pub event_timestamp: Option<DateTime<Utc>>,
+pub(crate) struct NewDelivery {
+    pub(crate) webhook_id: String,
+    pub(crate) event_type: String,
+    pub(crate) event_timestamp: Option<DateTime<Utc>>,
     /// The body exactly as received (JSON).
-    pub payload: String,
+    pub(crate) payload: String,
     /// `Pending` (to be applied) or `Ignored` (a type tollgate does not apply).
-    pub status: Status,
+    pub(crate) status: Status,
     /// The applier's lane for a pending delivery.
-    pub lane: Option<i16>,
+    pub(crate) lane: Option<i16>,
 }
 
 /// Stores each delivery unless one with its `webhook_id` exists, in one statement (so on a
@@ -62,7 +61,7 @@ pub struct NewDelivery {
 /// its new row's id, or `None` for a duplicate — of a stored delivery or of an earlier one in
 /// `deliveries`. A concurrent insert of the same id waits for the first to commit or roll back
 /// (unique index), so exactly one of them keeps a row.
-pub async fn insert(
+pub(crate) async fn insert(
     conn: impl sqlx::PgExecutor<'_>,
     deliveries: &[NewDelivery],
 ) -> Result<Vec<Option<i64>>, sqlx::Error> {
@@ -105,7 +104,7 @@ pub async fn insert(
 
 /// Which pending deliveries to claim.
 #[derive(Debug, Clone, Copy)]
-pub enum Backlog {
+pub(crate) enum Backlog {
     /// Those of one lane.
     Lane(i16),
     /// Those of any lane pending for longer than this.
@@ -114,7 +113,7 @@ pub enum Backlog {
 
 /// Claims up to `limit` of the oldest deliveries of `backlog`, for the rest of the
 /// transaction; rows another transaction holds are skipped.
-pub async fn claim_pending(
+pub(crate) async fn claim_pending(
     conn: &mut PgConnection,
     backlog: Backlog,
     limit: i64,
@@ -151,7 +150,7 @@ pub async fn claim_pending(
 
 /// Claims those of the deliveries `ids` that are still pending and that no other transaction
 /// holds, for the rest of the transaction; returns their ids.
-pub async fn claim_pending_ids(
+pub(crate) async fn claim_pending_ids(
     conn: &mut PgConnection,
     ids: &[i64],
 ) -> Result<Vec<i64>, sqlx::Error> {
@@ -168,7 +167,7 @@ pub async fn claim_pending_ids(
 }
 
 /// Claims the delivery `id` if it is still pending and no other transaction holds it.
-pub async fn claim_pending_by_id(
+pub(crate) async fn claim_pending_by_id(
     conn: &mut PgConnection,
     id: i64,
 ) -> Result<Option<String>, sqlx::Error> {
@@ -184,7 +183,7 @@ pub async fn claim_pending_by_id(
 }
 
 /// Whether any delivery waits to be applied.
-pub async fn any_pending(pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
+pub(crate) async fn any_pending(pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
     let (pending,): (bool,) =
         sqlx::query_as("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE status = 'pending')")
             .fetch_one(pool)
@@ -193,7 +192,7 @@ pub async fn any_pending(pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
 }
 
 /// Records successful applies of many deliveries at once (`Applied`/`Stale`/`Ignored`).
-pub async fn mark_done_many(
+pub(crate) async fn mark_done_many(
     conn: &mut PgConnection,
     done: &[(i64, Status)],
 ) -> Result<(), sqlx::Error> {
@@ -216,7 +215,7 @@ pub async fn mark_done_many(
 }
 
 /// Records an apply that succeeded (`Applied`/`Stale`/`Ignored`).
-pub async fn mark_done(
+pub(crate) async fn mark_done(
     conn: &mut PgConnection,
     id: i64,
     status: Status,
@@ -226,7 +225,11 @@ pub async fn mark_done(
 
 /// Records a failed apply and schedules the next attempt: 5 s after the first failure,
 /// doubling each time, at most an hour apart. Failed deliveries are never dropped.
-pub async fn mark_failed(conn: &mut PgConnection, id: i64, error: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn mark_failed(
+    conn: &mut PgConnection,
+    id: i64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE webhook_events
          SET status = 'failed', attempts = attempts + 1, last_error = $2,
@@ -242,7 +245,9 @@ pub async fn mark_failed(conn: &mut PgConnection, id: i64, error: &str) -> Resul
 }
 
 /// Claims the oldest failed delivery that is due, locking it so that other replicas skip it.
-pub async fn claim_due(conn: &mut PgConnection) -> Result<Option<(i64, String)>, sqlx::Error> {
+pub(crate) async fn claim_due(
+    conn: &mut PgConnection,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, payload FROM webhook_events
          WHERE status = 'failed' AND next_attempt_at <= now()
@@ -255,7 +260,7 @@ pub async fn claim_due(conn: &mut PgConnection) -> Result<Option<(i64, String)>,
 }
 
 /// Locks the delivery `webhook_id` for a replay by hand.
-pub async fn lock_by_webhook_id(
+pub(crate) async fn lock_by_webhook_id(
     conn: &mut PgConnection,
     webhook_id: &str,
 ) -> Result<Option<(i64, String)>, sqlx::Error> {
@@ -266,13 +271,13 @@ pub async fn lock_by_webhook_id(
 }
 
 /// The newest deliveries, or only the failed ones.
-pub async fn list(
+pub(crate) async fn list(
     conn: &mut PgConnection,
     failed_only: bool,
     limit: i64,
 ) -> Result<Vec<Row>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, webhook_id, event_type, status, attempts, last_error, received_at, next_attempt_at
+        "SELECT webhook_id, event_type, status, attempts, last_error, received_at, next_attempt_at
          FROM webhook_events
          WHERE NOT $1 OR status = 'failed'
          ORDER BY id DESC
@@ -285,7 +290,9 @@ pub async fn list(
 }
 
 /// The `webhook-id`s of every failed delivery, oldest first.
-pub async fn failed_webhook_ids(conn: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> {
+pub(crate) async fn failed_webhook_ids(
+    conn: &mut PgConnection,
+) -> Result<Vec<String>, sqlx::Error> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT webhook_id FROM webhook_events WHERE status = 'failed' ORDER BY id")
             .fetch_all(conn)
@@ -294,14 +301,14 @@ pub async fn failed_webhook_ids(conn: &mut PgConnection) -> Result<Vec<String>, 
 }
 
 /// How many deliveries failed and wait for a retry.
-pub async fn count_failed(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+pub(crate) async fn count_failed(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM webhook_events WHERE status = 'failed'")
         .fetch_one(conn)
         .await
 }
 
 /// When the oldest pending delivery arrived, and how many are pending.
-pub async fn pending_backlog(
+pub(crate) async fn pending_backlog(
     conn: &mut PgConnection,
 ) -> Result<(Option<DateTime<Utc>>, i64), sqlx::Error> {
     sqlx::query_as("SELECT min(received_at), count(*) FROM webhook_events WHERE status = 'pending'")
@@ -311,7 +318,7 @@ pub async fn pending_backlog(
 
 /// Forgets deliveries that were applied, stale or ignored and arrived before `before`;
 /// returns how many.
-pub async fn delete_done_before(
+pub(crate) async fn delete_done_before(
     conn: &mut PgConnection,
     before: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {

@@ -22,37 +22,45 @@ use axum::response::{IntoResponse, Response};
 use std::marker::PhantomData;
 
 /// The least role a route needs, as a type.
-pub trait MinRole: Send + Sync + 'static {
+pub(crate) trait MinRole: Send + Sync + 'static {
     const ROLE: Role;
 }
 
 /// The role markers of [`Authorized`].
-pub mod min {
+pub(crate) mod min {
     use super::{MinRole, Role};
 
     macro_rules! marker {
-        ($($name:ident => $role:expr),*) => {$(
+        ($($(#[$attribute:meta])* $name:ident => $role:expr),*) => {$(
+            $(#[$attribute])*
             #[derive(Debug, Clone, Copy)]
-            pub struct $name;
+            pub(crate) struct $name;
             impl MinRole for $name {
                 const ROLE: Role = $role;
             }
         )*};
     }
-    marker!(App => Role::App, Viewer => Role::Viewer, Support => Role::Support, Admin => Role::Admin);
+    marker!(
+        App => Role::App,
+        #[expect(dead_code, reason = "the admin API's read routes")]
+        Viewer => Role::Viewer,
+        #[expect(dead_code, reason = "the admin API's support routes")]
+        Support => Role::Support,
+        Admin => Role::Admin
+    );
 }
 
 /// An authenticated caller whose role includes `R`'s.
 #[derive(Debug, Clone)]
-pub struct Authorized<R>(pub Caller, pub PhantomData<R>);
+pub(crate) struct Authorized<R>(pub Caller, pub PhantomData<R>);
 
 /// Layer form of [`Authorized`]: every route under it needs at least role `R`.
-pub fn require<R: MinRole>(state: AppState) -> FromExtractorLayer<Authorized<R>, AppState> {
+pub(crate) fn require<R: MinRole>(state: AppState) -> FromExtractorLayer<Authorized<R>, AppState> {
     axum::middleware::from_extractor_with_state(state)
 }
 
 /// The answer to a token whose role is below `needed`.
-pub fn forbidden(caller: &Caller, needed: Role) -> ApiError {
+pub(crate) fn forbidden(caller: &Caller, needed: Role) -> ApiError {
     ApiError::Refused {
         status: StatusCode::FORBIDDEN,
         code: "forbidden",

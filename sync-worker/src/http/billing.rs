@@ -26,10 +26,10 @@ use serde_json::{Value, json};
 use std::future::Future;
 
 /// The header of a request's id, taken from the caller or made here, and echoed.
-pub const REQUEST_ID: &str = "x-request-id";
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub(crate) const REQUEST_ID: &str = "x-request-id";
+pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-pub fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router(state: AppState) -> Router<AppState> {
     let app = Router::new()
         .route("/v1/customers", post(create_customer))
         .route("/v1/checkouts", post(checkout))

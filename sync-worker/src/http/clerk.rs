@@ -26,7 +26,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Api
 }
 
 #[tracing::instrument(skip_all, fields(svix_id))]
-pub async fn receive(
+pub(crate) async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,

@@ -11,7 +11,7 @@ use tollgate_gate::{Account, Gate, Snapshot, Timestamp, build_snapshot};
 
 /// `GET /v1/entitlements/{external_customer_id}`: the customer's current snapshot.
 #[tracing::instrument(skip_all)]
-pub async fn snapshot(
+pub(crate) async fn snapshot(
     State(state): State<AppState>,
     Path(customer): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -23,7 +23,7 @@ pub async fn snapshot(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct CheckRequest {
+pub(crate) struct CheckRequest {
     customer: String,
     feature: String,
     #[serde(default = "one")]
@@ -44,7 +44,7 @@ fn one() -> u64 {
 /// time. A customer tollgate has never heard of is on the catalog's default plan, like any
 /// user who has not subscribed.
 #[tracing::instrument(skip_all)]
-pub async fn check(
+pub(crate) async fn check(
     State(state): State<AppState>,
     request: Result<Json<CheckRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("the `{0}` header is missing")]
     MissingHeader(&'static str),
     #[error("the `{0}` header is not valid: {1}")]
@@ -50,11 +50,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(error))
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::MissingHeader(_)
             | Self::InvalidHeader(..)
@@ -74,7 +74,7 @@ impl ApiError {
     }
 
     /// The stable code clients branch on.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::MissingHeader(_) => "missing_header",
             Self::InvalidHeader(..) => "invalid_header",

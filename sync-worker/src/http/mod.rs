@@ -1,6 +1,6 @@
 //! The HTTP API: Polar's webhooks, the `/v1` API for apps, and health probes.
 
-pub mod auth;
+pub(crate) mod auth;
 mod billing;
 mod clerk;
 mod entitlements;
@@ -9,8 +9,8 @@ mod health;
 mod usage;
 mod webhooks;
 
-pub use error::ApiError;
-pub use webhooks::MAX_BODY_BYTES;
+pub(crate) use error::ApiError;
+pub(crate) use webhooks::MAX_BODY_BYTES;
 
 use crate::clock::Clock;
 use crate::signature::WebhookSecret;
@@ -26,20 +26,20 @@ use tower_http::trace::TraceLayer;
 
 /// What every handler may use.
 #[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub inbox: Inbox,
-    pub applier: Applier,
-    pub catalog: Arc<Catalog>,
-    pub secret: Arc<WebhookSecret>,
-    pub api_token: SecretString,
-    pub clock: Clock,
+pub(crate) struct AppState {
+    pub(crate) pool: PgPool,
+    pub(crate) inbox: Inbox,
+    pub(crate) applier: Applier,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) secret: Arc<WebhookSecret>,
+    pub(crate) api_token: SecretString,
+    pub(crate) clock: Clock,
     /// The billing operations (Polar's API behind them).
-    pub billing: crate::billing::Billing,
+    pub(crate) billing: crate::billing::Billing,
     /// Clerk's webhook secret; `None` turns `POST /webhooks/clerk` off.
-    pub clerk_secret: Option<Arc<WebhookSecret>>,
+    pub(crate) clerk_secret: Option<Arc<WebhookSecret>>,
     /// The per-token rate limit of `/v1`; `None` when TOLLGATE_RATE_LIMIT is not set.
-    pub rate_limiter: Option<Arc<crate::auth::RateLimiter>>,
+    pub(crate) rate_limiter: Option<Arc<crate::auth::RateLimiter>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -48,7 +48,7 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let mut webhooks = Router::new().route("/webhooks/polar", post(webhooks::receive));
     if state.clerk_secret.is_some() {
         webhooks = webhooks.route("/webhooks/clerk", post(clerk::receive));

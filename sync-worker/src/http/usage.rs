@@ -23,9 +23,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// The largest usage body: 10 000 events with modest properties.
-pub const MAX_USAGE_BODY_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_USAGE_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-pub fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/usage", post(ingest_batch))
         .route("/v1/gauges/{customer}", put(set_gauges))
@@ -40,7 +40,7 @@ struct Batch {
 
 /// `POST /v1/usage`: `{"events": [...]}` → `{accepted, duplicates, rejected}`.
 #[tracing::instrument(skip_all, fields(events))]
-pub async fn ingest_batch(
+pub(crate) async fn ingest_batch(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ingest::Receipt>, ApiError> {
@@ -83,7 +83,7 @@ pub async fn ingest_batch(
 
 /// `PUT /v1/gauges/{customer}`: `{"projects": 3, ...}` sets those levels.
 #[tracing::instrument(skip_all)]
-pub async fn set_gauges(
+pub(crate) async fn set_gauges(
     State(state): State<AppState>,
     Path(customer): Path<String>,
     body: Result<Bytes, BytesRejection>,
@@ -124,7 +124,7 @@ pub async fn set_gauges(
 }
 
 /// `POST /v1/check` with `"consume": true`: decide and count in one step.
-pub async fn consume(state: &AppState, request: Consume) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn consume(state: &AppState, request: Consume) -> Result<Json<Value>, ApiError> {
     let outcome = consume::consume(&state.pool, &state.catalog, &request, state.clock.now())
         .await
         .map_err(ApiError::internal)?;

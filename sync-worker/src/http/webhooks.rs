@@ -17,19 +17,19 @@ use serde::Serialize;
 use tollgate_gate::polar::Subscription as EngineSubscription;
 
 /// Polar's payloads are a few KiB; anything this large is not from Polar.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Longest `webhook-id` accepted (Polar's are UUIDs).
 const MAX_WEBHOOK_ID_LEN: usize = 255;
 
 #[derive(Debug, Serialize)]
-pub struct Receipt {
+pub(crate) struct Receipt {
     /// `accepted`, `ignored` or `duplicate`.
-    pub status: &'static str,
+    pub(crate) status: &'static str,
 }
 
 #[tracing::instrument(skip_all, fields(webhook_id))]
-pub async fn receive(
+pub(crate) async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,

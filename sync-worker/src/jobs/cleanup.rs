@@ -8,10 +8,10 @@ use crate::db;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-pub const NAME: &str = "cleanup";
+pub(crate) const NAME: &str = "cleanup";
 
 /// How long finished bookkeeping is kept.
-pub const RETENTION: Duration = Duration::days(90);
+pub(crate) const RETENTION: Duration = Duration::days(90);
 
 pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> anyhow::Result<Finished> {
     let before = now - RETENTION;

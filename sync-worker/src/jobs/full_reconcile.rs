@@ -15,7 +15,7 @@ pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> anyhow::Result<Finishe
 
 /// Reconciles `resources`, or skips when Polar is not configured; the counts of the run are
 /// the totals and each resource's report.
-pub async fn reconcile(
+pub(crate) async fn reconcile(
     deps: &Deps,
     resources: &[Resource],
     mode: Mode,
@@ -31,7 +31,7 @@ pub async fn reconcile(
 }
 
 /// `{"fetched", "repaired", …, "resources": {"orders": {…}}}`.
-pub fn counts(reports: &[(Resource, Report)]) -> Value {
+pub(crate) fn counts(reports: &[(Resource, Report)]) -> Value {
     let mut total = Report::default();
     let mut each = serde_json::Map::new();
     for (resource, report) in reports {

@@ -33,7 +33,7 @@ pub struct Deps {
 
 impl Deps {
     /// What the usage jobs run against.
-    pub fn usage(&self) -> crate::usage::Deps {
+    pub(crate) fn usage(&self) -> crate::usage::Deps {
         crate::usage::Deps {
             pool: self.pool.clone(),
             catalog: Arc::clone(&self.catalog),
@@ -60,7 +60,7 @@ impl Deps {
 /// its `run_once`; the monthly usage report joins with `Cadence::Monthly(1, at(0))`.
 /// Sub-minute loops (webhook retries, usage freshness) are not ticks: the service runs them on
 /// their own timers.
-pub fn schedule() -> Vec<Job> {
+pub(crate) fn schedule() -> Vec<Job> {
     let at = |hour| NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN);
     vec![
         Job::new(usage_processing::NAME, Cadence::minutes(5), |deps, now| {

@@ -6,7 +6,7 @@ use super::scheduler::Finished;
 use crate::reconcile::{Mode, Resource};
 use chrono::{DateTime, Utc};
 
-pub const NAME: &str = "subscription_sync";
+pub(crate) const NAME: &str = "subscription_sync";
 
 pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> anyhow::Result<Finished> {
     let resources = [Resource::Products, Resource::Subscriptions];

@@ -4,13 +4,9 @@
 //! was rebuilt within the window; this job rebuilds those held back once their window passes.
 
 use chrono::{DateTime, Utc};
-use std::time::Duration;
 
 use crate::snapshot::{SnapshotError, freshness};
 use crate::usage::Deps;
-
-pub const NAME: &str = "usage_freshness";
-pub const INTERVAL: Duration = Duration::from_secs(2);
 
 /// Rebuilds every due snapshot; returns how many.
 pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> Result<usize, SnapshotError> {

@@ -6,13 +6,11 @@
 //! the overage outbox (rows claimed with `FOR UPDATE SKIP LOCKED`, so replicas share it).
 
 use chrono::{DateTime, Utc};
-use std::time::Duration;
 
 use crate::snapshot::freshness;
 use crate::usage::{Deps, overage};
 
-pub const NAME: &str = "usage_processing";
-pub const INTERVAL: Duration = Duration::from_secs(5 * 60);
+pub(crate) const NAME: &str = "usage_processing";
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

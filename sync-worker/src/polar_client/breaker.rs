@@ -40,7 +40,7 @@ struct Inner {
 }
 
 impl CircuitBreaker {
-    pub fn new(threshold: u32, cool_down: Duration, clock: Clock) -> Self {
+    pub(crate) fn new(threshold: u32, cool_down: Duration, clock: Clock) -> Self {
         CircuitBreaker {
             threshold: threshold.max(1),
             cool_down,
@@ -54,7 +54,7 @@ impl CircuitBreaker {
         }
     }
 
-    pub fn state(&self) -> BreakerState {
+    pub(crate) fn state(&self) -> BreakerState {
         let inner = self.lock();
         match inner.opened_at {
             None => BreakerState::Closed,
@@ -64,12 +64,12 @@ impl CircuitBreaker {
     }
 
     /// How many times the circuit has opened.
-    pub fn openings(&self) -> u64 {
+    pub(crate) fn openings(&self) -> u64 {
         self.lock().openings
     }
 
     /// How long until an open circuit lets a trial call through (zero when closed or half-open).
-    pub fn retry_in(&self) -> Duration {
+    pub(crate) fn retry_in(&self) -> Duration {
         let Some(at) = self.lock().opened_at else {
             return Duration::ZERO;
         };
@@ -90,7 +90,7 @@ impl CircuitBreaker {
     }
 
     /// Whether a call may go out now. In half-open state only one trial call at a time.
-    pub fn allow(&self) -> bool {
+    pub(crate) fn allow(&self) -> bool {
         let mut inner = self.lock();
         match inner.opened_at {
             None => true,
@@ -103,7 +103,7 @@ impl CircuitBreaker {
         }
     }
 
-    pub fn record_success(&self) {
+    pub(crate) fn record_success(&self) {
         let mut inner = self.lock();
         if inner.opened_at.is_some() {
             tracing::info!("Polar circuit closed: a trial call succeeded");
@@ -113,7 +113,7 @@ impl CircuitBreaker {
         inner.trial_in_flight = false;
     }
 
-    pub fn record_failure(&self) {
+    pub(crate) fn record_failure(&self) {
         let mut inner = self.lock();
         inner.failures = inner.failures.saturating_add(1);
         let reopen = inner.trial_in_flight;

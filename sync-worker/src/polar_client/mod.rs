@@ -28,12 +28,9 @@ pub use breaker::{BreakerState, CircuitBreaker};
 use crate::clock::Clock;
 
 /// The Polar API version tollgate speaks.
-pub const API_VERSION: &str = "2026-10";
+pub(crate) const API_VERSION: &str = "2026-10";
 /// Polar's largest page.
-pub const PAGE_LIMIT: u64 = 100;
-
-pub const PRODUCTION_URL: &str = "https://api.polar.sh";
-pub const SANDBOX_URL: &str = "https://sandbox-api.polar.sh";
+pub(crate) const PAGE_LIMIT: u64 = 100;
 
 /// How the client talks to Polar.
 #[derive(Clone, Debug)]
@@ -109,22 +106,22 @@ pub enum PolarError {
 
 impl PolarError {
     /// Whether Polar said the object does not exist.
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, PolarError::Status { status: 404, .. })
     }
 }
 
 /// One page of a Polar list.
 #[derive(Debug, serde::Deserialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub pagination: Pagination,
+pub(crate) struct Page<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) pagination: Pagination,
 }
 
 #[derive(Clone, Copy, Debug, serde::Deserialize)]
-pub struct Pagination {
-    pub total_count: u64,
-    pub max_page: u64,
+pub(crate) struct Pagination {
+    pub(crate) total_count: u64,
+    pub(crate) max_page: u64,
 }
 
 /// A client for Polar's REST API. Cheap to clone; clones share the circuit breaker.
@@ -171,7 +168,7 @@ impl PolarClient {
     }
 
     /// The origin requests go to.
-    pub fn base_url(&self) -> &str {
+    pub(crate) fn base_url(&self) -> &str {
         &self.config.base_url
     }
 
@@ -183,7 +180,7 @@ impl PolarClient {
     /// A clone sharing the connection pool and circuit breaker that also counts its own
     /// requests ([`PolarClient::counted_requests`]), so that one task's share is known while
     /// other tasks use the client too.
-    pub fn counted(&self) -> Self {
+    pub(crate) fn counted(&self) -> Self {
         Self {
             counted: Some(Default::default()),
             ..self.clone()
@@ -191,13 +188,13 @@ impl PolarClient {
     }
 
     /// Requests sent through this [`PolarClient::counted`] clone, retries included.
-    pub fn counted_requests(&self) -> u64 {
+    pub(crate) fn counted_requests(&self) -> u64 {
         self.counted
             .as_ref()
             .map_or(0, |counted| counted.load(Ordering::Relaxed))
     }
 
-    pub async fn get<T: DeserializeOwned>(
+    pub(crate) async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -205,7 +202,7 @@ impl PolarClient {
         self.call(Method::GET, path, query, None).await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -213,7 +210,7 @@ impl PolarClient {
         self.send_body(Method::POST, path, body).await
     }
 
-    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn patch<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -222,7 +219,7 @@ impl PolarClient {
     }
 
     /// `DELETE path`; Polar answers 204 without a body (read as `null`).
-    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, PolarError> {
+    pub(crate) async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, PolarError> {
         self.call(Method::DELETE, path, &[], None).await
     }
 
@@ -230,7 +227,7 @@ impl PolarClient {
     /// breaker, it makes at most `max_attempts` attempts with short backoff (1 = no retry, for
     /// calls that are not safe to repeat) and does not wait out Polar's rate limit but returns
     /// [`PolarError::RateLimited`] with Polar's `retry-after`.
-    pub fn interactive(&self, max_attempts: u32) -> Self {
+    pub(crate) fn interactive(&self, max_attempts: u32) -> Self {
         let config = ClientConfig {
             max_attempts: max_attempts.max(1),
             base_delay: Duration::from_millis(100),
@@ -245,7 +242,7 @@ impl PolarClient {
     }
 
     /// How long until the circuit lets a call through again (zero when it is closed).
-    pub fn breaker_retry_in(&self) -> Duration {
+    pub(crate) fn breaker_retry_in(&self) -> Duration {
         self.breaker.retry_in()
     }
 
@@ -263,7 +260,7 @@ impl PolarClient {
     }
 
     /// One page (1-based) of a list, at Polar's largest page size.
-    pub async fn page<T: DeserializeOwned>(
+    pub(crate) async fn page<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -277,7 +274,7 @@ impl PolarClient {
 
     /// Every item of a list, page by page: ⌈total / 100⌉ requests. `progress` hears
     /// `(items so far, total)` after each page.
-    pub async fn list_all<T: DeserializeOwned>(
+    pub(crate) async fn list_all<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],

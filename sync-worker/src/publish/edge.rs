@@ -18,7 +18,7 @@ pub struct EdgeSink {
 
 impl EdgeSink {
     /// `edge_url` is the worker's origin, e.g. `http://127.0.0.1:8787`.
-    pub fn new(edge_url: &str, secret: SecretString) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(edge_url: &str, secret: SecretString) -> Result<Self, reqwest::Error> {
         let url = format!("{}/_tollgate/snapshots", edge_url.trim_end_matches('/'));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

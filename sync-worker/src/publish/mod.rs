@@ -33,24 +33,24 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 pub use cloudflare::{CLOUDFLARE_API, CloudflareSink};
-pub use edge::EdgeSink;
+pub(crate) use edge::EdgeSink;
 
 /// The most snapshots one publish request carries (both sinks accept 10 000).
-pub const BATCH: i64 = 10_000;
+pub(crate) const BATCH: i64 = 10_000;
 /// The pause between publishing passes: at most one write per KV key per second.
-pub const INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const INTERVAL: Duration = Duration::from_secs(1);
 
 /// A snapshot as published: its KV key and the exact JSON the engine produced.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    pub customer: String,
-    pub revision: i64,
-    pub snapshot: Value,
+pub(crate) struct Entry {
+    pub(crate) customer: String,
+    pub(crate) revision: i64,
+    pub(crate) snapshot: Value,
 }
 
 impl Entry {
     /// The KV key of the design's layout (docs/design.md, "KV layout").
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!("ent:v1:{}", self.customer)
     }
 }
@@ -67,9 +67,9 @@ pub enum Sink {
 /// Why a sink refused or failed a batch.
 #[derive(Debug, thiserror::Error)]
 #[error("{sink}: {message}")]
-pub struct SinkError {
-    pub sink: &'static str,
-    pub message: String,
+pub(crate) struct SinkError {
+    pub(crate) sink: &'static str,
+    pub(crate) message: String,
 }
 
 impl Sink {
@@ -129,7 +129,7 @@ pub async fn run_once(pool: &PgPool, sink: &Sink) -> Result<Pass, sqlx::Error> {
 }
 
 /// Runs [`run_once`] every [`INTERVAL`] until the task is dropped.
-pub async fn run_forever(pool: PgPool, sink: Sink) {
+pub(crate) async fn run_forever(pool: PgPool, sink: Sink) {
     let mut ticker = tokio::time::interval(INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

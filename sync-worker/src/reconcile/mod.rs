@@ -26,10 +26,10 @@
 //! benefit grants are small enough to list whole every time.
 
 mod repair;
-pub mod resource;
-pub mod terminal;
+pub(crate) mod resource;
+pub(crate) mod terminal;
 
-pub use repair::{ACTION, ACTOR, Drift, RepairError};
+pub(crate) use repair::{Drift, RepairError};
 pub use resource::Resource;
 
 use crate::db;
@@ -43,13 +43,13 @@ use std::sync::Arc;
 use tollgate_gate::Catalog;
 
 /// How far back an incremental order sync looks before the last successful one.
-pub const INCREMENTAL_OVERLAP: Duration = Duration::hours(1);
+pub(crate) const INCREMENTAL_OVERLAP: Duration = Duration::hours(1);
 
 /// Repairs applied at the same time.
-pub const REPAIR_CONCURRENCY: usize = 8;
+pub(crate) const REPAIR_CONCURRENCY: usize = 8;
 
 /// Subscription statuses that still entitle (or may again): an incremental sync lists these.
-pub const LIVE_STATUSES: [&str; 3] = ["active", "trialing", "past_due"];
+pub(crate) const LIVE_STATUSES: [&str; 3] = ["active", "trialing", "past_due"];
 
 /// How much a reconcile lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -159,7 +159,7 @@ impl Reconciler {
 
     /// Reconciles one resource (steps 1–4 of the module docs).
     #[tracing::instrument(skip_all, fields(resource = %resource, mode = ?mode))]
-    pub async fn resource(
+    pub(crate) async fn resource(
         &self,
         resource: Resource,
         mode: Mode,

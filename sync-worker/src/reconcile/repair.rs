@@ -10,13 +10,13 @@ use sqlx::PgPool;
 use tollgate_gate::Catalog;
 
 /// The actor of every repair in the audit log.
-pub const ACTOR: &str = "reconcile";
+pub(crate) const ACTOR: &str = "reconcile";
 /// The audit action of a repair.
-pub const ACTION: &str = "reconcile.repair";
+pub(crate) const ACTION: &str = "reconcile.repair";
 
 /// How an object had drifted from Polar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drift {
+pub(crate) enum Drift {
     /// Polar has it; tollgate never stored it (a webhook was lost).
     Missing,
     /// Polar's version is newer than the stored one.
@@ -26,7 +26,7 @@ pub enum Drift {
 }
 
 impl Drift {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Missing => "missing",
             Self::Outdated => "outdated",
@@ -37,7 +37,7 @@ impl Drift {
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum RepairError {
+pub(crate) enum RepairError {
     #[error("Polar's {resource} `{id}` is not an object tollgate reads: {source}")]
     Payload {
         resource: Resource,
@@ -65,7 +65,7 @@ pub enum RepairError {
 /// newer-version rule, embedded objects, snapshot rebuilds and outbox rows) and, when it changed
 /// anything, writes the audit row with the version it replaced — all in one transaction.
 /// Returns whether anything changed (a webhook may have delivered the same version meanwhile).
-pub async fn repair(
+pub(crate) async fn repair(
     pool: &PgPool,
     catalog: &Catalog,
     resource: Resource,
@@ -128,7 +128,7 @@ pub async fn repair(
 }
 
 /// The object Polar would show for a customer it deleted: the stored one, marked deleted now.
-pub fn deleted_customer(stored: &Value, now: DateTime<Utc>) -> Value {
+pub(crate) fn deleted_customer(stored: &Value, now: DateTime<Utc>) -> Value {
     let mut deleted = stored.clone();
     if let Some(fields) = deleted.as_object_mut() {
         let stamp = Value::String(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));

@@ -34,7 +34,7 @@ impl Resource {
     }
 
     /// One object of this resource, as named in audit subjects (`subscription:<id>`).
-    pub fn singular(self) -> &'static str {
+    pub(crate) fn singular(self) -> &'static str {
         match self {
             Self::Products => "product",
             Self::Customers => "customer",
@@ -56,7 +56,7 @@ impl Resource {
     }
 
     /// The endpoint of one object, for resources Polar serves one by one.
-    pub fn get_path(self, id: &str) -> Option<String> {
+    pub(crate) fn get_path(self, id: &str) -> Option<String> {
         match self {
             Self::Customers => Some(format!("/v1/customers/{id}")),
             Self::Subscriptions => Some(format!("/v1/subscriptions/{id}")),
@@ -68,7 +68,7 @@ impl Resource {
 
     /// Oldest first, so that objects created while we page land on the last page instead of
     /// shifting earlier pages under us.
-    pub fn sorting(self) -> &'static str {
+    pub(crate) fn sorting(self) -> &'static str {
         match self {
             Self::Subscriptions => "started_at",
             _ => "created_at",
@@ -76,7 +76,7 @@ impl Resource {
     }
 
     /// The table that stores it (a fixed name, safe to splice into SQL).
-    pub fn table(self) -> &'static str {
+    pub(crate) fn table(self) -> &'static str {
         match self {
             Self::Products => "products",
             Self::Customers => "customers",
@@ -86,7 +86,7 @@ impl Resource {
         }
     }
 
-    pub fn kind(self) -> ObjectKind {
+    pub(crate) fn kind(self) -> ObjectKind {
         match self {
             Self::Products => ObjectKind::Product,
             Self::Customers => ObjectKind::Customer,

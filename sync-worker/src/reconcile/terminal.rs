@@ -7,14 +7,14 @@ use std::sync::Mutex;
 
 /// Shows progress on standard error.
 #[derive(Debug)]
-pub struct TerminalProgress {
+pub(crate) struct TerminalProgress {
     bar: Option<ProgressBar>,
     current: Mutex<Option<Resource>>,
 }
 
 impl TerminalProgress {
     /// A bar when standard error is a terminal, plain lines when it is not (logs, CI).
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(

@@ -19,10 +19,10 @@ use super::SnapshotError;
 use crate::db::metered_customers;
 
 /// At most one usage-driven rebuild per customer in this window, unless a limit was crossed.
-pub const COALESCE_WINDOW: Duration = Duration::from_secs(5);
+pub(crate) const COALESCE_WINDOW: Duration = Duration::from_secs(5);
 
 /// Rebuilds each customer that is due; returns how many were rebuilt.
-pub async fn refresh(
+pub(crate) async fn refresh(
     pool: &PgPool,
     catalog: &Catalog,
     customers: &[String],
@@ -41,7 +41,7 @@ pub async fn refresh(
 }
 
 /// Rebuilds every customer that is due (the trailing edge of the coalescing window).
-pub async fn refresh_due(
+pub(crate) async fn refresh_due(
     pool: &PgPool,
     catalog: &Catalog,
     now: DateTime<Utc>,

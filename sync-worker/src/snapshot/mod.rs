@@ -10,7 +10,7 @@
 //!
 //! [`freshness`] keeps snapshots in step with usage without rebuilding one per event.
 
-pub mod freshness;
+pub(crate) mod freshness;
 
 use crate::{account, db};
 use chrono::{DateTime, Utc};
@@ -43,7 +43,7 @@ pub async fn rebuild(
 /// Rebuilds the snapshots of `customers` (external ids) in a fixed number of round trips:
 /// lock, accounts, current snapshots, usage, write. Returns the customers whose entitlements
 /// changed, with their new revisions.
-pub async fn rebuild_many(
+pub(crate) async fn rebuild_many(
     conn: &mut PgConnection,
     catalog: &Catalog,
     customers: &BTreeSet<String>,

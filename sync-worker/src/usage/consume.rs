@@ -29,18 +29,18 @@ use crate::db::{self, usage_events::NewEvent};
 
 /// A request to check and consume.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Consume {
-    pub customer: String,
-    pub feature: String,
-    pub amount: u64,
+pub(crate) struct Consume {
+    pub(crate) customer: String,
+    pub(crate) feature: String,
+    pub(crate) amount: u64,
     /// The caller's id for this use: a retry with the same id counts once.
-    pub event_id: Option<String>,
-    pub properties: Option<Map<String, Value>>,
+    pub(crate) event_id: Option<String>,
+    pub(crate) properties: Option<Map<String, Value>>,
 }
 
 /// What became of a request.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Consumed {
+pub(crate) enum Consumed {
     /// Decided now: the engine's Decision JSON plus `"consumed"`.
     Decided {
         answer: Value,
@@ -55,7 +55,7 @@ pub enum Consumed {
 }
 
 /// Checks `request` at `now` and counts it when allowed.
-pub async fn consume(
+pub(crate) async fn consume(
     pool: &PgPool,
     catalog: &Catalog,
     request: &Consume,

@@ -14,30 +14,20 @@ use tollgate_gate::{Account, Catalog, Timestamp, metered_periods};
 use super::to_datetime;
 use crate::db::{self, usage_counters::Key};
 
-pub use crate::db::usage_counters::{Increment, Period};
+pub(crate) use crate::db::usage_counters::{Increment, Period};
 
 /// A period of the engine as a counter stores it (features that never reset count in one
 /// period that starts at the Unix epoch).
-pub fn stored(period: tollgate_gate::Period) -> Period {
+pub(crate) fn stored(period: tollgate_gate::Period) -> Period {
     Period {
         start: period.start.map_or(DateTime::UNIX_EPOCH, to_datetime),
         end: period.resets_at.map(to_datetime),
     }
 }
 
-/// Fills `account.usage` with the counts of the periods current at `now`, and
-/// `account.gauges` with the stored levels.
-pub async fn fill(
-    conn: &mut PgConnection,
-    catalog: &Catalog,
-    account: &mut Account,
-    now: Timestamp,
-) -> Result<(), sqlx::Error> {
-    fill_many(conn, catalog, std::slice::from_mut(account), now).await
-}
-
-/// [`fill`] for many accounts, in two round trips whatever their number.
-pub async fn fill_many(
+/// Fills each account's `usage` with the counts of the periods current at `now`, and its
+/// `gauges` with the stored levels, in two round trips whatever their number.
+pub(crate) async fn fill_many(
     conn: &mut PgConnection,
     catalog: &Catalog,
     accounts: &mut [Account],
@@ -81,7 +71,7 @@ pub async fn fill_many(
 }
 
 /// The stored gauge levels of `customer`.
-pub async fn gauges(
+pub(crate) async fn gauges(
     conn: &mut PgConnection,
     customer: &str,
 ) -> Result<BTreeMap<String, u64>, sqlx::Error> {

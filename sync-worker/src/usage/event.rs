@@ -9,21 +9,21 @@ use serde_json::{Map, Value};
 use tollgate_gate::{Catalog, FeatureType, Timestamp};
 
 /// Most events one batch may carry.
-pub const MAX_BATCH: usize = 10_000;
+pub(crate) const MAX_BATCH: usize = 10_000;
 /// Longest event id and customer id accepted.
-pub const MAX_ID_LEN: usize = 255;
+pub(crate) const MAX_ID_LEN: usize = 255;
 /// How far ahead of the server's clock a timestamp may be (clocks drift).
-pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+pub(crate) const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 /// An event exactly as sent; every field is checked before it is trusted.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct WireEvent {
-    pub id: Option<Value>,
-    pub customer: Option<Value>,
-    pub feature: Option<Value>,
-    pub amount: Option<Value>,
-    pub timestamp: Option<Value>,
-    pub properties: Option<Value>,
+pub(crate) struct WireEvent {
+    pub(crate) id: Option<Value>,
+    pub(crate) customer: Option<Value>,
+    pub(crate) feature: Option<Value>,
+    pub(crate) amount: Option<Value>,
+    pub(crate) timestamp: Option<Value>,
+    pub(crate) properties: Option<Value>,
 }
 
 /// A valid event.
@@ -40,7 +40,7 @@ pub struct UsageEvent {
 /// Why an event was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RejectCode {
+pub(crate) enum RejectCode {
     /// A field is missing or has the wrong type.
     InvalidEvent,
     /// `amount` is not a whole number from 1 to 2^63 − 1.
@@ -58,13 +58,13 @@ pub enum RejectCode {
 /// One refused event of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejection {
-    pub index: usize,
-    pub code: RejectCode,
-    pub message: String,
+    pub(crate) index: usize,
+    pub(crate) code: RejectCode,
+    pub(crate) message: String,
 }
 
 impl Rejection {
-    pub fn new(index: usize, code: RejectCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(index: usize, code: RejectCode, message: impl Into<String>) -> Self {
         Self {
             index,
             code,
@@ -75,7 +75,7 @@ impl Rejection {
 
 /// Checks the fields of event `index` that need no database: shape, amount, feature, and a
 /// timestamp not in the future.
-pub fn validate(
+pub(crate) fn validate(
     index: usize,
     raw: &Value,
     catalog: &Catalog,

@@ -20,7 +20,7 @@ use crate::db::{
 
 /// Why a gauge request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The body names features the catalog does not have.
     UnknownFeatures(Vec<String>),
     /// The body names features that are not gauges.
@@ -30,7 +30,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::UnknownFeatures(_) => "unknown_feature",
             Self::NotGauges(_) => "not_gauge",
@@ -38,7 +38,7 @@ impl Refusal {
         }
     }
 
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         let list = |keys: &[String]| {
             keys.iter()
                 .map(|k| format!("`{k}`"))
@@ -66,7 +66,7 @@ impl Refusal {
 }
 
 /// Checks a request body against the catalog.
-pub fn validate(
+pub(crate) fn validate(
     catalog: &Catalog,
     body: &Map<String, Value>,
 ) -> Result<BTreeMap<String, u64>, Refusal> {
@@ -98,7 +98,7 @@ pub fn validate(
 }
 
 /// Stores `levels` for `customer`; returns whether the snapshot should be rebuilt at once.
-pub async fn set(
+pub(crate) async fn set(
     pool: &PgPool,
     catalog: &Catalog,
     customer: &str,

@@ -52,7 +52,7 @@ pub struct Receipt {
 }
 
 /// Validates and ingests a batch of raw events at `now`.
-pub async fn ingest_raw(
+pub(crate) async fn ingest_raw(
     pool: &PgPool,
     catalog: &Catalog,
     raw: &[Value],

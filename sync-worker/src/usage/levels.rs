@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 /// How close a count is to its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub(crate) enum Level {
     Normal,
     /// At or past `warn_at` of the limit.
     SoftLimit,
@@ -23,7 +23,7 @@ pub enum Level {
 
 impl Level {
     /// The level a decision leaves the count at.
-    pub fn of(decision: &Decision<'_>) -> Level {
+    pub(crate) fn of(decision: &Decision<'_>) -> Level {
         if !decision.allowed || decision.overage > 0 || decision.remaining == Some(0) {
             Level::Limit
         } else if decision.warning == Some(Warning::SoftLimit) {
@@ -36,16 +36,16 @@ impl Level {
 
 /// What adding `units` of a feature did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Effect {
-    pub before: Level,
-    pub after: Level,
+pub(crate) struct Effect {
+    pub(crate) before: Level,
+    pub(crate) after: Level,
     /// Units beyond the limit, when the plan bills overage (else 0).
-    pub billed_overage: u64,
+    pub(crate) billed_overage: u64,
 }
 
 impl Effect {
     /// Whether the snapshot should be rebuilt at once rather than coalesced.
-    pub fn crossed(self) -> bool {
+    pub(crate) fn crossed(self) -> bool {
         self.after > self.before
     }
 }
@@ -54,7 +54,7 @@ impl Effect {
 /// any count: the snapshot is built without usage, and each question passes the count as
 /// usage not yet in the snapshot (`Gate::check_with_pending`).
 #[derive(Debug)]
-pub struct Judge {
+pub(crate) struct Judge {
     gate: Gate,
     /// The features whose overage the plan at `now` bills.
     billed: BTreeSet<String>,
@@ -64,7 +64,11 @@ pub struct Judge {
 impl Judge {
     /// The engine's view of `account` at `now`; its usage counts and gauge levels are not read
     /// (each question names the count it is about).
-    pub fn new(catalog: &Catalog, account: &Account, now: Timestamp) -> Result<Self, UsageError> {
+    pub(crate) fn new(
+        catalog: &Catalog,
+        account: &Account,
+        now: Timestamp,
+    ) -> Result<Self, UsageError> {
         let account = Account {
             usage: Default::default(),
             gauges: Default::default(),
@@ -87,7 +91,7 @@ impl Judge {
     }
 
     /// The engine's answers about `feature` at `used` units.
-    pub fn feature(&self, feature: &str, used: u64) -> FeatureJudge<'_> {
+    pub(crate) fn feature(&self, feature: &str, used: u64) -> FeatureJudge<'_> {
         let bills = self.billed.contains(feature);
         let feature = self.gate.resolve(feature);
         FeatureJudge {
@@ -101,7 +105,7 @@ impl Judge {
 
 /// The engine's answers about one feature of a [`Judge`]'s account at one count.
 #[derive(Debug)]
-pub struct FeatureJudge<'j> {
+pub(crate) struct FeatureJudge<'j> {
     judge: &'j Judge,
     feature: FeatureRef,
     used: u64,
@@ -110,14 +114,14 @@ pub struct FeatureJudge<'j> {
 
 impl FeatureJudge<'_> {
     /// The engine's decision for `units` more.
-    pub fn decide(&self, units: u64) -> Decision<'_> {
+    pub(crate) fn decide(&self, units: u64) -> Decision<'_> {
         self.judge
             .gate
             .check_ref_with_pending(self.feature, units, self.used, self.judge.now)
     }
 
     /// What adding `units` does.
-    pub fn effect(&self, units: u64) -> Effect {
+    pub(crate) fn effect(&self, units: u64) -> Effect {
         let after = self.decide(units);
         Effect {
             before: Level::of(&self.decide(0)),
@@ -127,7 +131,7 @@ impl FeatureJudge<'_> {
     }
 
     /// Units of `decision` that Polar bills.
-    pub fn billed(&self, decision: &Decision<'_>) -> u64 {
+    pub(crate) fn billed(&self, decision: &Decision<'_>) -> u64 {
         if self.bills && decision.allowed {
             decision.overage
         } else {
@@ -137,7 +141,7 @@ impl FeatureJudge<'_> {
 
     /// Splits the billed overage of consecutive additions among them: the i-th share is the
     /// overage of the first i additions together minus that of the first i − 1.
-    pub fn split(&self, amounts: impl IntoIterator<Item = u64>) -> Vec<u64> {
+    pub(crate) fn split(&self, amounts: impl IntoIterator<Item = u64>) -> Vec<u64> {
         let mut total = 0u64;
         let mut billed_before = 0u64;
         amounts

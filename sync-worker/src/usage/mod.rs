@@ -17,15 +17,15 @@
 //! Periods, limits, overage and soft limits are the engine's (`tollgate_gate`): this module
 //! builds the customer's snapshot and reads them from it, it never re-derives a rule.
 
-pub mod consume;
-pub mod counts;
+pub(crate) mod consume;
+pub(crate) mod counts;
 pub mod event;
-pub mod gauges;
+pub(crate) mod gauges;
 pub mod ingest;
-pub mod levels;
-pub mod overage;
-pub mod report;
-pub mod retention;
+pub(crate) mod levels;
+pub(crate) mod overage;
+pub(crate) mod report;
+pub(crate) mod retention;
 
 use crate::polar_client::PolarError;
 use chrono::{DateTime, Utc};

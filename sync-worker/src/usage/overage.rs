@@ -27,24 +27,24 @@ use crate::db::overage_outbox::{self, Due, NewRow};
 use crate::polar_client::{PolarClient, PolarError};
 
 /// Polar's event ingestion endpoint.
-pub const INGEST_PATH: &str = "/v1/events/ingest";
+pub(crate) const INGEST_PATH: &str = "/v1/events/ingest";
 /// Rows sent in one request.
-pub const SEND_BATCH: i64 = 100;
+pub(crate) const SEND_BATCH: i64 = 100;
 
 /// Billed units of one event, to be sent.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Overage {
-    pub customer: String,
-    pub feature: String,
-    pub event_id: String,
-    pub units: u64,
-    pub occurred_at: DateTime<Utc>,
-    pub properties: Option<Map<String, Value>>,
+pub(crate) struct Overage {
+    pub(crate) customer: String,
+    pub(crate) feature: String,
+    pub(crate) event_id: String,
+    pub(crate) units: u64,
+    pub(crate) occurred_at: DateTime<Utc>,
+    pub(crate) properties: Option<Map<String, Value>>,
 }
 
 /// Polar's idempotency key for the billed units of (customer, event id): event ids are unique
 /// per customer, Polar's keys per organization, so the key hashes both.
-pub fn external_id(customer: &str, event_id: &str) -> String {
+pub(crate) fn external_id(customer: &str, event_id: &str) -> String {
     let mut hash = Sha256::new();
     hash.update(customer.as_bytes());
     hash.update([0]);
@@ -78,7 +78,7 @@ fn metadata(overage: &Overage) -> Value {
 }
 
 /// Queues billed units, in the caller's transaction. An event already queued is skipped.
-pub async fn enqueue(
+pub(crate) async fn enqueue(
     conn: &mut PgConnection,
     overages: &[Overage],
     now: DateTime<Utc>,
@@ -119,7 +119,7 @@ struct Ingested {
 }
 
 /// Sends every due row, [`SEND_BATCH`] at a time, until none is due or a send fails.
-pub async fn send_due(
+pub(crate) async fn send_due(
     pool: &PgPool,
     polar: &PolarClient,
     now: DateTime<Utc>,

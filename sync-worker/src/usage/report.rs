@@ -13,7 +13,7 @@ use std::io::Write;
 
 /// A calendar month, `YYYY-MM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Month {
+pub(crate) struct Month {
     first: NaiveDate,
 }
 
@@ -37,7 +37,7 @@ impl std::fmt::Display for Month {
 
 impl Month {
     /// `[start, end)` of the month in UTC.
-    pub fn bounds(self) -> (DateTime<Utc>, DateTime<Utc>) {
+    pub(crate) fn bounds(self) -> (DateTime<Utc>, DateTime<Utc>) {
         let start = self
             .first
             .and_hms_opt(0, 0, 0)
@@ -53,16 +53,16 @@ impl Month {
 }
 
 /// One line of the report: a customer's events, units and billed overage of one feature.
-pub use crate::db::usage_events::Total as Line;
+pub(crate) use crate::db::usage_events::Total as Line;
 
 /// The report's lines, by customer then feature.
-pub async fn lines(pool: &PgPool, month: Month) -> Result<Vec<Line>, sqlx::Error> {
+pub(crate) async fn lines(pool: &PgPool, month: Month) -> Result<Vec<Line>, sqlx::Error> {
     let (start, end) = month.bounds();
     db::usage_events::totals(pool, start, end).await
 }
 
 /// Writes `lines` as CSV (RFC 4180) with a header row.
-pub fn write_csv(out: &mut impl Write, month: Month, lines: &[Line]) -> std::io::Result<()> {
+pub(crate) fn write_csv(out: &mut impl Write, month: Month, lines: &[Line]) -> std::io::Result<()> {
     writeln!(out, "month,customer,feature,events,units,overage_units")?;
     for line in lines {
         writeln!(

@@ -11,12 +11,12 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use sqlx::PgPool;
 
 /// The shortest time a de-duplication key is kept.
-pub const MIN_RETENTION: chrono::Duration = chrono::Duration::days(35);
+pub(crate) const MIN_RETENTION: chrono::Duration = chrono::Duration::days(35);
 /// Keys deleted per statement.
-pub const DELETE_SLICE: i64 = 10_000;
+pub(crate) const DELETE_SLICE: i64 = 10_000;
 
 /// Keys received before this instant may be deleted at `now`.
-pub fn cutoff(now: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn cutoff(now: DateTime<Utc>) -> DateTime<Utc> {
     let previous_month = NaiveDate::from_ymd_opt(now.year(), now.month(), 1)
         .and_then(|first| first.checked_sub_months(Months::new(1)))
         .and_then(|first| first.and_hms_opt(0, 0, 0))
@@ -26,7 +26,7 @@ pub fn cutoff(now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Deletes the keys past their retention at `now`; returns how many.
-pub async fn delete_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     let cutoff = cutoff(now);
     let mut deleted = 0;
     loop {

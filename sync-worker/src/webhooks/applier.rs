@@ -29,7 +29,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tollgate_gate::Catalog;
 
 /// How many lanes apply deliveries side by side.
-pub const LANES: usize = 4;
+pub(crate) const LANES: usize = 4;
 
 /// Most deliveries waiting in one lane: one batch, a few MiB of parsed events, so memory stays
 /// flat under a storm. Beyond that, the lane catches up from the database.
@@ -37,14 +37,14 @@ const LANE_CAPACITY: usize = BATCH;
 
 /// How often the applier looks for pending deliveries no lane applied, and how long a lane
 /// waits before catching up again after a database error.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How old a pending delivery must be before the poll takes it: far longer than a lane takes
 /// to apply a batch, so the poll does not compete with the lanes for fresh deliveries.
-pub const LEFTOVER_AGE: Duration = Duration::from_secs(5);
+pub(crate) const LEFTOVER_AGE: Duration = Duration::from_secs(5);
 
 /// The lane of a delivery that carries an object: one customer's deliveries share a lane.
-pub fn lane_of(event: &Event) -> Option<i16> {
+pub(crate) fn lane_of(event: &Event) -> Option<i16> {
     let object = event.object.as_ref()?;
     let mut hasher = DefaultHasher::new();
     object.customer_key().hash(&mut hasher);
@@ -75,7 +75,7 @@ struct Inner {
 }
 
 impl Applier {
-    pub fn new(pool: PgPool, catalog: Arc<Catalog>, clock: Clock) -> Self {
+    pub(crate) fn new(pool: PgPool, catalog: Arc<Catalog>, clock: Clock) -> Self {
         let (lanes, receivers) = (0..LANES).map(|_| mpsc::channel(LANE_CAPACITY)).unzip();
         Self {
             inner: Arc::new(Inner {
@@ -94,7 +94,7 @@ impl Applier {
     }
 
     /// Hands the stored delivery `id` to the lane of its customer.
-    pub fn submit(&self, id: i64, event: Event) {
+    pub(crate) fn submit(&self, id: i64, event: Event) {
         let Some(lane) = lane_of(&event).map(|lane| usize::from(lane.unsigned_abs())) else {
             return;
         };
@@ -133,7 +133,7 @@ impl Applier {
     }
 
     /// Runs the lanes and the poll until the task is dropped.
-    pub async fn run_forever(self) {
+    pub(crate) async fn run_forever(self) {
         let receivers = match self.inner.receivers.lock() {
             Ok(mut receivers) => std::mem::take(&mut *receivers),
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),

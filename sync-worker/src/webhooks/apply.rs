@@ -20,7 +20,7 @@ use tollgate_gate::Catalog;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ApplyError {
+pub(crate) enum ApplyError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -29,7 +29,7 @@ pub enum ApplyError {
 
 /// The customers whose snapshots applied events may have changed.
 #[derive(Debug, Default)]
-pub struct Affected {
+pub(crate) struct Affected {
     /// Polar customer ids.
     customers: BTreeSet<String>,
     /// Products whose change concerns every subscriber (their metadata picks the plan).
@@ -38,7 +38,7 @@ pub struct Affected {
 
 impl Affected {
     /// Rebuilds the snapshot of every affected customer that has an external id, once each.
-    pub async fn rebuild(
+    pub(crate) async fn rebuild(
         self,
         conn: &mut PgConnection,
         catalog: &Catalog,
@@ -61,7 +61,7 @@ impl Affected {
 }
 
 /// Applies `event` and rebuilds the snapshots it affects, inside the caller's transaction.
-pub async fn apply_and_rebuild(
+pub(crate) async fn apply_and_rebuild(
     conn: &mut PgConnection,
     catalog: &Catalog,
     event: &Event,
@@ -77,7 +77,7 @@ pub async fn apply_and_rebuild(
 /// rebuild. The status says what it did: `Applied` (a stored object changed), `Stale`
 /// (everything it carries was already stored in this or a newer version) or `Ignored` (a type
 /// tollgate does not apply).
-pub async fn apply(
+pub(crate) async fn apply(
     conn: &mut PgConnection,
     event: &Event,
     affected: &mut Affected,

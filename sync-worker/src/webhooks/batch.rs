@@ -24,13 +24,13 @@ use std::collections::HashSet;
 use tollgate_gate::Catalog;
 
 /// Most deliveries applied in one transaction.
-pub const BATCH: usize = 256;
+pub(crate) const BATCH: usize = 256;
 
 /// A stored delivery waiting in a lane.
 #[derive(Debug)]
-pub struct Queued {
-    pub id: i64,
-    pub event: Event,
+pub(crate) struct Queued {
+    pub(crate) id: i64,
+    pub(crate) event: Event,
 }
 
 /// Applies the queued deliveries that are still pending (the poll may have applied some);

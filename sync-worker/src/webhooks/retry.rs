@@ -12,7 +12,7 @@ use std::time::Duration;
 use tollgate_gate::Catalog;
 
 /// How often the service looks for due retries.
-pub const INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const INTERVAL: Duration = Duration::from_secs(1);
 
 /// Retries every due delivery once; returns how many were attempted.
 pub async fn run_once(
@@ -35,7 +35,7 @@ pub async fn run_once(
 }
 
 /// Runs [`run_once`] every [`INTERVAL`] until the task is dropped.
-pub async fn run_forever(pool: PgPool, catalog: std::sync::Arc<Catalog>, clock: Clock) {
+pub(crate) async fn run_forever(pool: PgPool, catalog: std::sync::Arc<Catalog>, clock: Clock) {
     let mut ticker = tokio::time::interval(INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
