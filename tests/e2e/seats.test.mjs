@@ -47,8 +47,8 @@ test("the seats bought limit team members at the edge, and a seat added lifts th
   const three = await edgeAnswers(
     key,
     "team_members",
-    (body) => body.plan === "team",
-    "the edge to put user_team on Team",
+    (body) => body.plan === "team_seats",
+    "the edge to put user_team on Team Seats",
   );
   assert.equal(three.allowed, true);
   assert.equal(three.limit, 3);
@@ -80,7 +80,7 @@ test("the seats bought limit team members at the edge, and a seat added lifts th
     "the edge to see the fourth seat",
   );
   assert.equal(four.allowed, true);
-  assert.equal(four.plan, "team");
+  assert.equal(four.plan, "team_seats");
   assert.equal(four.used, 3);
   assert.equal(four.remaining, 0);
 });

@@ -21,7 +21,7 @@ sso = { type = "boolean" }
 fn reads_the_example_catalog() {
     let catalog = Catalog::parse(EXAMPLE).unwrap();
     let keys: Vec<_> = catalog.plans().iter().map(|p| p.key.as_str()).collect();
-    assert_eq!(keys, ["free", "premium", "premium_plus", "team"]);
+    assert_eq!(keys, ["free", "premium", "premium_plus", "team_seats"]);
     assert_eq!(catalog.default_plan().key, "free");
     let premium = catalog.plan("premium").unwrap();
     assert_eq!(premium.grace_days, 7);
