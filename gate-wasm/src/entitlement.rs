@@ -10,6 +10,7 @@ use crate::catalog::PlanIndex;
 use crate::decision::Reason;
 use crate::period::Period;
 use crate::polar::{Interval, SubscriptionStatus};
+use crate::quantity::Limit;
 use crate::snapshot::SnapshotSubscription;
 use crate::time::{DAY_MS, Timestamp};
 
@@ -32,6 +33,8 @@ pub(crate) struct Term {
     renews: bool,
     interval: Interval,
     interval_count: u32,
+    /// Seats bought; `None` when not seat-based.
+    pub units: Option<u64>,
 }
 
 /// The effective plan at an instant and the subscription that provides it.
@@ -72,7 +75,13 @@ impl Term {
             renews: matches!(sub.status, S::Active | S::Trialing),
             interval: sub.recurring_interval,
             interval_count: sub.recurring_interval_count.max(1),
+            units: sub.units,
         }
+    }
+
+    /// The limit of a feature its plan sets to `"seats"`: its units, 0 when it has none.
+    pub(crate) fn seats(&self) -> Limit {
+        Limit::Finite(self.units.unwrap_or(0))
     }
 
     pub(crate) fn entitles(&self, now: Timestamp) -> bool {

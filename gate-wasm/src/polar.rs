@@ -36,6 +36,19 @@ pub struct Subscription {
     pub product_id: String,
     #[serde(default)]
     pub product: Option<Product>,
+    /// The seats of a seat-based subscription, `null` otherwise (Polar's newer name).
+    #[serde(default)]
+    pub units: Option<u64>,
+    /// The older name of `units`, still sent beside it.
+    #[serde(default)]
+    pub seats: Option<u64>,
+}
+
+impl Subscription {
+    /// The seats bought: `units`, else the older `seats`; `None` when not seat-based.
+    pub fn seat_count(&self) -> Option<u64> {
+        self.units.or(self.seats)
+    }
 }
 
 /// The `Product` nested in a subscription: what selects a plan.
@@ -137,5 +150,24 @@ mod tests {
         assert_eq!(sub.status, SubscriptionStatus::Unknown);
         assert_eq!(sub.recurring_interval, Interval::Unknown);
         assert_eq!(sub.recurring_interval_count, 1);
+        assert_eq!(sub.seat_count(), None);
+    }
+
+    #[test]
+    fn reads_units_and_falls_back_to_seats() {
+        let read = |extra: &str| {
+            let json = format!(
+                r#"{{"id":"s","status":"active","current_period_start":"2026-01-01T00:00:00Z",
+                    "product_id":"p"{extra}}}"#
+            );
+            serde_json::from_str::<Subscription>(&json)
+                .unwrap()
+                .seat_count()
+        };
+        assert_eq!(read(r#","units":4,"seats":4"#), Some(4));
+        assert_eq!(read(r#","units":null,"seats":3"#), Some(3));
+        assert_eq!(read(r#","seats":2"#), Some(2));
+        assert_eq!(read(r#","units":5"#), Some(5));
+        assert_eq!(read(r#","units":null,"seats":null"#), None);
     }
 }

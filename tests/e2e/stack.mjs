@@ -147,13 +147,16 @@ class Part {
 /**
  * Starts the chain. Returns handles on each part:
  *
- * - `sim`: the simulator (`step(action)`, `advance(by)`, `settle()`, `clock()`);
+ * - `sim`: the simulator (`step(action)`, `api(method, path, body)`, `advance(by)`, `clock()`);
  * - `sync`: the sync worker (`get(path)`, `put(path, body)`, `url`);
  * - `edge`: the Worker (harness handle: `fetch`, `check`, `publish`, plus `url`, `enrol(customer)`);
  * - `db`: `query(sql)` on the chain's database;
  * - `stop()`.
+ *
+ * `seed` is the simulator's seed: `catalog` (the products of examples/catalog.toml) or `demo`
+ * (those, the per-seat Team Seats product and the demo customers).
  */
-export async function startStack() {
+export async function startStack({ seed = "catalog" } = {}) {
   const logDir = mkdtempSync(join(tmpdir(), "tollgate-e2e-"));
   const database = `tollgate_e2e_${randomBytes(6).toString("hex")}`;
   const parts = [];
@@ -186,7 +189,7 @@ export async function startStack() {
       [
         "serve",
         "--listen", "127.0.0.1:0",
-        "--seed-catalog",
+        `--seed-${seed}`,
         "--webhook-url", `${syncUrl}/webhooks/polar`,
         "--webhook-secret", secret,
         "--secret-scheme", "standard",
@@ -240,10 +243,10 @@ export async function startStack() {
       return res.ok;
     }, { timeoutMs: 60_000 });
 
-    const simCall = async (method, path, body) => {
+    const simCall = async (method, path, body, headers = {}) => {
       const res = await fetch(`${simUrl}${path}`, {
         method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
+        headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const json = await res.json().catch(() => null);
@@ -269,6 +272,12 @@ export async function startStack() {
         /** One scenario step; resolves once its webhooks were delivered and answered. */
         async step(action) {
           const result = await simCall("POST", "/_sim/scenarios", action);
+          await simCall("POST", "/_sim/webhooks/settle");
+          return result;
+        },
+        /** A call to the simulator's Polar API; resolves once its webhooks were answered. */
+        async api(method, path, body) {
+          const result = await simCall(method, path, body, { authorization: `Bearer ${SIM_TOKEN}` });
           await simCall("POST", "/_sim/webhooks/settle");
           return result;
         },

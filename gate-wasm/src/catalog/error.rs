@@ -23,7 +23,7 @@ pub enum CatalogError {
     #[error("`{place}`: {problem}")]
     InvalidLimit { place: String, problem: String },
     #[error(
-        "`{place}`: `{value}` is not a size: write a whole number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
+        "`{place}`: `{value}` is not a size: write a whole number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB, or \"unlimited\" or \"seats\""
     )]
     InvalidSize { place: String, value: String },
     #[error("`{place}`: `{value}` is not one of {allowed}")]

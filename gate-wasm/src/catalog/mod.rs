@@ -119,11 +119,20 @@ pub struct Plan {
 /// What one plan allows of one feature.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlanLimit {
+    /// With `seats`, the units at issue for readers that predate seat limits (0 in a catalog).
     pub limit: Allowance,
     #[serde(default, skip_serializing_if = "Overage::is_block")]
     pub overage: Overage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warn_at: Option<WarnAt>,
+    /// The limit is the entitling subscription's units (catalog `"seats"`), not `limit`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub seats: bool,
+}
+
+/// serde's `skip_serializing_if` passes a reference.
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl Catalog {
@@ -185,6 +194,11 @@ impl Catalog {
 }
 
 impl Plan {
+    /// Whether a feature of this plan takes its limit from the subscription's units.
+    pub(crate) fn counts_seats(&self) -> bool {
+        self.limits.values().any(|l| l.seats)
+    }
+
     fn claims(&self, subscription: &Subscription) -> bool {
         if self.polar_products.contains(&subscription.product_id) {
             return true;

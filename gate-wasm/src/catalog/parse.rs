@@ -20,6 +20,9 @@ use crate::quantity::{Allowance, Limit, WarnAt, parse_size};
 
 const DEFAULT_STALE_AFTER_HOURS: u32 = 7 * 24;
 
+/// The limit written for "as many as the subscription has seats".
+const SEATS: &str = "seats";
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCatalog {
@@ -127,6 +130,9 @@ pub(super) fn parse(text: &str) -> Result<Catalog, CatalogError> {
         .position(|p| p.key == default_key)
         .map(PlanIndex::new)
         .ok_or(CatalogError::UnknownDefaultPlan(default_key))?;
+    if let Some(plan) = plans.get(default_plan.get()) {
+        seatless(plan)?;
+    }
 
     let stale_after_hours = raw.stale_after_hours.unwrap_or(DEFAULT_STALE_AFTER_HOURS);
     if stale_after_hours == 0 {
@@ -252,6 +258,7 @@ fn plan_limit(
                 limit: Allowance::Enabled,
                 overage: Overage::Block,
                 warn_at: None,
+                seats: false,
             })),
             Value::Bool(false) => Ok(None),
             other => Err(invalid(format!(
@@ -262,11 +269,12 @@ fn plan_limit(
         };
     }
     let Value::Object(table) = value else {
-        let limit = quantity(place, feature, value)?;
+        let (limit, seats) = amount(place, feature, value)?;
         return Ok(Some(PlanLimit {
             limit: Allowance::Units(limit),
             overage: Overage::Block,
             warn_at: None,
+            seats,
         }));
     };
     if let Some(unknown) = table
@@ -277,8 +285,8 @@ fn plan_limit(
             "unknown key `{unknown}`: a limit takes limit, overage and warn_at"
         )));
     }
-    let limit = match table.get("limit") {
-        Some(v) => quantity(&format!("{place}.limit"), feature, v)?,
+    let (limit, seats) = match table.get("limit") {
+        Some(v) => amount(&format!("{place}.limit"), feature, v)?,
         None => return Err(invalid("`limit` is missing".into())),
     };
     let overage = match table.get("overage") {
@@ -322,7 +330,17 @@ fn plan_limit(
         limit: Allowance::Units(limit),
         overage,
         warn_at,
+        seats,
     }))
+}
+
+/// A gauge or metered limit as written: a quantity, or `"seats"` — the entitling subscription's
+/// units, known only per customer (the limit here is then 0, for readers without seat limits).
+fn amount(place: &str, feature: &Feature, value: &Value) -> Result<(Limit, bool), CatalogError> {
+    if value.as_str() == Some(SEATS) {
+        return Ok((Limit::Finite(0), true));
+    }
+    Ok((quantity(place, feature, value)?, false))
 }
 
 /// A gauge or metered limit: a whole number, a size, or `"unlimited"`.
@@ -348,7 +366,7 @@ fn quantity(place: &str, feature: &Feature, value: &Value) -> Result<Limit, Cata
         other => Err(CatalogError::InvalidLimit {
             place: place.to_owned(),
             problem: format!(
-                "`{}` is a {} feature: give a whole number, a size such as \"50GB\", or \"unlimited\", not {}",
+                "`{}` is a {} feature: give a whole number, a size such as \"50GB\", \"unlimited\" or \"seats\", not {}",
                 feature.key,
                 match feature.kind {
                     FeatureType::Gauge => "gauge",
@@ -357,6 +375,20 @@ fn quantity(place: &str, feature: &Feature, value: &Value) -> Result<Limit, Cata
                 describe(other)
             ),
         }),
+    }
+}
+
+/// The default plan is the plan without a subscription, so it has no seats to count.
+fn seatless(plan: &Plan) -> Result<(), CatalogError> {
+    match plan.limits.iter().find(|(_, limit)| limit.seats) {
+        Some((feature, _)) => Err(CatalogError::InvalidLimit {
+            place: format!("plans.{}.limits.{feature}", plan.key),
+            problem: format!(
+                "`{}` is the default plan, which has no subscription to count seats from: give a number",
+                plan.key
+            ),
+        }),
+        None => Ok(()),
     }
 }
 

@@ -21,7 +21,7 @@ sso = { type = "boolean" }
 fn reads_the_example_catalog() {
     let catalog = Catalog::parse(EXAMPLE).unwrap();
     let keys: Vec<_> = catalog.plans().iter().map(|p| p.key.as_str()).collect();
-    assert_eq!(keys, ["free", "premium", "premium_plus"]);
+    assert_eq!(keys, ["free", "premium", "premium_plus", "team_seats"]);
     assert_eq!(catalog.default_plan().key, "free");
     let premium = catalog.plan("premium").unwrap();
     assert_eq!(premium.grace_days, 7);
@@ -116,4 +116,20 @@ fn refuses_sizes_policies_and_defaults_that_do_not_parse() {
     ));
     assert_eq!(typo.code(), "invalid_toml");
     assert!(typo.to_string().contains("grace_day"), "{typo}");
+}
+
+#[test]
+fn reads_seats_in_both_forms() {
+    let catalog = Catalog::parse(&format!(
+        "{FEATURES}[plans.free]\nname = \"Free\"\nrank = 0\n\
+         [plans.team]\nname = \"Team\"\nrank = 1\n\
+         limits = {{ projects = \"seats\", api_calls = {{ limit = \"seats\", overage = \"bill\" }} }}\n"
+    ))
+    .unwrap();
+    let team = catalog.plan("team").unwrap();
+    assert!(team.limits["projects"].seats);
+    assert!(team.limits["api_calls"].seats);
+    assert_eq!(team.limits["api_calls"].overage, Overage::Bill);
+    assert!(team.counts_seats());
+    assert!(!catalog.plan("free").unwrap().counts_seats());
 }

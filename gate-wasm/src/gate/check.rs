@@ -3,6 +3,7 @@
 use super::{FeatureRef, Gate, Provision};
 use crate::catalog::{FeatureType, OnStale, PlanIndex};
 use crate::decision::{Decision, PlanEntry, Reason, Warning};
+use crate::entitlement::Term;
 use crate::gate::CompiledFeature;
 use crate::quantity::Limit;
 use crate::time::Timestamp;
@@ -79,7 +80,11 @@ impl Gate {
 
         let period = self.period_of(feature, standing, now);
         let used = feature.used_in(period).saturating_add(pending);
-        let provision = feature.provision(standing.plan, now);
+        let seats = standing
+            .source
+            .and_then(|i| self.terms.get(i))
+            .map_or(Limit::Finite(0), Term::seats);
+        let provision = feature.provision(standing.plan, seats, now);
         let on_stale = if decision.stale {
             feature.on_stale
         } else {
@@ -134,7 +139,7 @@ impl Gate {
                 let reason = term.ended_recently(now)?;
                 let plan = term.plan?;
                 feature
-                    .provision(plan, now)
+                    .provision(plan, term.seats(), now)
                     .allows(used, amount)
                     .then_some(reason)
             });
@@ -145,7 +150,8 @@ impl Gate {
         }
     }
 
-    /// The lowest-ranked plan above the effective one that would cover this request.
+    /// The lowest-ranked plan above the effective one that would cover this request. A plan
+    /// that counts seats covers it: the customer buys the seats the request needs.
     fn upgrade(
         &self,
         feature: &CompiledFeature,
@@ -154,10 +160,11 @@ impl Gate {
         amount: u64,
         now: Timestamp,
     ) -> Option<&PlanEntry> {
-        self.plans
-            .iter()
-            .skip(plan.get() + 1)
-            .find(|p| feature.provision(p.index, now).covers(used, amount))
+        self.plans.iter().skip(plan.get() + 1).find(|p| {
+            feature
+                .provision(p.index, Limit::Unlimited, now)
+                .covers(used, amount)
+        })
     }
 }
 

@@ -67,8 +67,9 @@ impl CompiledFeature {
         }
     }
 
-    /// The plan's allowance plus the grants in force at `now`.
-    pub(crate) fn provision(&self, plan: PlanIndex, now: Timestamp) -> Provision {
+    /// The plan's allowance plus the grants in force at `now`. `seats` is the limit of a
+    /// feature the plan sets to `"seats"`: the units of the subscription that gives the plan.
+    pub(crate) fn provision(&self, plan: PlanIndex, seats: Limit, now: Timestamp) -> Provision {
         let base = self.by_plan.get(plan.get()).copied().flatten();
         let active = self
             .grants
@@ -86,6 +87,7 @@ impl CompiledFeature {
             return if on { Provision::On } else { Provision::Off };
         }
         let mut limit = match base {
+            Some(PlanLimit { seats: true, .. }) => Some(seats),
             Some(PlanLimit {
                 limit: Allowance::Units(limit),
                 ..

@@ -7,10 +7,11 @@ use super::{
     PlanRef, SCHEMA, Snapshot, SnapshotFeature, SnapshotGrant, SnapshotPlan, SnapshotWarning,
 };
 use crate::account::{Account, GrantAmount};
-use crate::catalog::{Catalog, Feature, FeatureType, PlanIndex};
+use crate::catalog::{Catalog, Feature, FeatureType, PlanIndex, PlanLimit};
 use crate::entitlement::Term;
 use crate::gate::CompiledFeature;
 use crate::period::feature_period;
+use crate::quantity::{Allowance, Limit};
 use crate::time::Timestamp;
 
 /// Builds a customer's snapshot at `now` (its `issued_at`). Pure: the same inputs give the same
@@ -95,10 +96,11 @@ fn feature(
     now: Timestamp,
     warnings: &mut Vec<SnapshotWarning>,
 ) -> SnapshotFeature {
+    let seats = source.map_or(Limit::Finite(0), Term::seats);
     let mut plans = BTreeMap::new();
-    for p in catalog.plans() {
+    for (index, p) in catalog.plans().iter().enumerate() {
         if let Some(limit) = p.limits.get(&feature.key) {
-            plans.insert(p.key.clone(), *limit);
+            plans.insert(p.key.clone(), at_issue(*limit, index == plan.get(), seats));
         }
     }
     let mut grants = Vec::new();
@@ -149,11 +151,24 @@ fn feature(
         unit: feature.unit.clone(),
         reset: feature.reset,
         on_stale: feature.on_stale,
-        limit: compiled.provision(plan, now).allowance(),
+        limit: compiled.provision(plan, seats, now).allowance(),
         used,
         period_start: period.and_then(|p| p.start),
         resets_at: period.and_then(|p| p.resets_at),
         plans,
         grants,
+    }
+}
+
+/// A plan's limit as the snapshot writes it. A seat limit also carries, in `limit`, the seats of
+/// the subscription giving the plan at issue (0 for other plans), so that a reader that predates
+/// seat limits still reads a number; readers that know `seats` take the units at `now`.
+fn at_issue(limit: PlanLimit, effective: bool, seats: Limit) -> PlanLimit {
+    if !limit.seats {
+        return limit;
+    }
+    PlanLimit {
+        limit: Allowance::Units(if effective { seats } else { Limit::Finite(0) }),
+        ..limit
     }
 }

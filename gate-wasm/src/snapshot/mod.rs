@@ -80,6 +80,9 @@ pub struct SnapshotSubscription {
     /// `canceled`, `unpaid`: when it stopped entitling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<Timestamp>,
+    /// The seats of a seat-based subscription: the limit of features its plan sets to `"seats"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<u64>,
 }
 
 /// One feature: its definition, what each plan allows, grants and usage.

@@ -47,6 +47,13 @@ pub(crate) fn kept_subscriptions(catalog: &Catalog, account: &Account, now: Time
             }
             continue;
         }
+        if term.entitles(now)
+            && facts.units.is_none()
+            && let Some(plan) = plan.and_then(|i| catalog.plan_at(i))
+            && plan.counts_seats()
+        {
+            warnings.push(no_units(sub, &plan.key));
+        }
         let recent = term
             .ended_at()
             .is_some_and(|at| now < at.plus_days(ENDED_MEMORY_DAYS));
@@ -93,6 +100,17 @@ fn facts(catalog: &Catalog, sub: &Subscription, plan: Option<PlanIndex>) -> Snap
                 .or(end)
                 .unwrap_or(sub.current_period_start)
         }),
+        units: sub.seat_count(),
+    }
+}
+
+fn no_units(sub: &Subscription, plan: &str) -> SnapshotWarning {
+    SnapshotWarning {
+        code: "missing_units".into(),
+        message: format!(
+            "subscription {} gives plan `{plan}`, whose limits count seats, but its product {} is not seat-based: those limits are 0",
+            sub.id, sub.product_id
+        ),
     }
 }
 
