@@ -20,6 +20,7 @@ pub mod benefit_grants;
 pub mod checkouts;
 pub mod clerk_events;
 pub mod customers;
+pub mod grants;
 pub mod idempotency_keys;
 pub mod job_runs;
 pub mod metered_customers;
