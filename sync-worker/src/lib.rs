@@ -18,6 +18,7 @@
 //! ```
 
 pub mod account;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod billing;

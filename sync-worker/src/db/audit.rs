@@ -61,3 +61,55 @@ pub async fn record_entry(
     .await?;
     Ok(())
 }
+
+/// A stored audit row.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub role: Option<String>,
+    pub action: String,
+    pub subject: String,
+    pub customer: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    pub details: Value,
+}
+
+/// What to read of the audit log; every filter is optional.
+#[derive(Debug, Clone, Default)]
+pub struct Filter<'a> {
+    pub customer: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Up to `limit` rows matching `filter`, newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    filter: &Filter<'_>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, at, actor, role, action, subject, customer, before, after, reason,
+                request_id, details
+         FROM audit_log
+         WHERE ($1::text IS NULL OR customer = $1)
+           AND ($2::text IS NULL OR actor = $2)
+           AND ($3::text IS NULL OR action = $3)
+           AND ($4::timestamptz IS NULL OR at >= $4)
+         ORDER BY at DESC, id DESC
+         LIMIT $5",
+    )
+    .bind(filter.customer)
+    .bind(filter.actor)
+    .bind(filter.action)
+    .bind(filter.since)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

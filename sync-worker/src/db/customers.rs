@@ -102,3 +102,61 @@ pub async fn live_by_external_id(
     .fetch_optional(conn)
     .await
 }
+
+/// Whether tollgate knows the customer with external id `external_id`: a live Polar customer,
+/// a snapshot, or metered usage (free users Polar has never heard of).
+pub async fn is_known(conn: &mut PgConnection, external_id: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM customers WHERE external_id = $1 AND deleted_at IS NULL)
+             OR EXISTS (SELECT 1 FROM entitlement_snapshots WHERE customer = $1)
+             OR EXISTS (SELECT 1 FROM metered_customers WHERE customer = $1)",
+    )
+    .bind(external_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// A customer found by the support search.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct Found {
+    pub customer: Option<String>,
+    pub polar_id: String,
+    pub email: Option<String>,
+    /// The plan of the current snapshot.
+    pub plan: Option<String>,
+    /// The status of the customer's most recently changed subscription.
+    pub status: Option<String>,
+}
+
+/// Live customers whose external id, Polar id or e-mail (case-insensitive) starts with
+/// `prefix`, by external id; each branch is served by its `text_pattern_ops` index.
+pub async fn search(
+    conn: &mut PgConnection,
+    prefix: &str,
+    limit: i64,
+) -> Result<Vec<Found>, sqlx::Error> {
+    let escaped = prefix
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    sqlx::query_as(
+        "WITH found AS (
+             SELECT id FROM customers WHERE external_id LIKE $1 || '%'
+             UNION SELECT id FROM customers WHERE id LIKE $1 || '%'
+             UNION SELECT id FROM customers WHERE lower(email) LIKE lower($1) || '%'
+         )
+         SELECT c.external_id AS customer, c.id AS polar_id, c.email,
+                (SELECT e.snapshot -> 'plan' ->> 'key' FROM entitlement_snapshots e
+                 WHERE e.customer = c.external_id ORDER BY e.revision DESC LIMIT 1) AS plan,
+                (SELECT s.status FROM subscriptions s WHERE s.customer_id = c.id
+                 ORDER BY s.version_at DESC LIMIT 1) AS status
+         FROM found JOIN customers c USING (id)
+         WHERE c.deleted_at IS NULL
+         ORDER BY c.external_id, c.id
+         LIMIT $2",
+    )
+    .bind(escaped)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

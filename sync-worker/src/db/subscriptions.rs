@@ -124,3 +124,42 @@ pub async fn raw_of_customer(
     .fetch_all(conn)
     .await
 }
+
+/// A subscription whose payment failed (`past_due` or `unpaid`), with its customer and the
+/// last order it billed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FailedPayment {
+    pub customer: Option<String>,
+    pub polar_customer_id: String,
+    pub email: Option<String>,
+    /// Polar's subscription with the newest stored version of its product.
+    pub subscription: sqlx::types::Json<tollgate_gate::polar::Subscription>,
+    pub status: String,
+    pub last_order_id: Option<String>,
+    pub amount_due: Option<i64>,
+    pub currency: Option<String>,
+}
+
+/// Every `past_due` or `unpaid` subscription of a live customer, by customer.
+pub async fn failed_payments(conn: &mut PgConnection) -> Result<Vec<FailedPayment>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.external_id AS customer, c.id AS polar_customer_id, c.email,
+                CASE WHEN p.raw IS NULL THEN s.raw
+                     ELSE s.raw || jsonb_build_object('product', p.raw) END AS subscription,
+                s.status,
+                o.id AS last_order_id, o.total_amount - o.refunded_amount AS amount_due,
+                o.currency
+         FROM subscriptions s
+         JOIN customers c ON c.id = s.customer_id AND c.deleted_at IS NULL
+         LEFT JOIN products p ON p.id = s.product_id
+         LEFT JOIN LATERAL (
+             SELECT id, total_amount, refunded_amount, currency FROM orders
+             WHERE subscription_id = s.id
+             ORDER BY (raw ->> 'created_at')::timestamptz DESC, id DESC LIMIT 1
+         ) o ON true
+         WHERE s.status IN ('past_due', 'unpaid')
+         ORDER BY c.external_id, s.id",
+    )
+    .fetch_all(conn)
+    .await
+}

@@ -117,3 +117,24 @@ pub async fn lock(
     .fetch_one(conn)
     .await
 }
+
+/// Sets the count of an existing counter (one [`lock`]ed in this transaction).
+pub async fn set(
+    conn: &mut PgConnection,
+    key: &Key<'_>,
+    used: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE usage_counters SET used = $4, updated_at = $5
+         WHERE customer = $1 AND feature = $2 AND period_start = $3",
+    )
+    .bind(key.customer)
+    .bind(key.feature)
+    .bind(key.period_start)
+    .bind(used)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

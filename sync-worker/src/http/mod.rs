@@ -1,5 +1,6 @@
 //! The HTTP API: Polar's webhooks, the `/v1` API for apps, and health probes.
 
+mod admin;
 pub mod auth;
 mod billing;
 mod clerk;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1)
         .merge(usage::router(state.clone()))
         .merge(billing::router(state.clone()))
+        .merge(admin::router())
         .merge(probes)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
