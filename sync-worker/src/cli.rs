@@ -1,5 +1,6 @@
 //! The `tollgate` command line: its commands and what each one does.
 
+mod admin;
 mod billing;
 mod tokens;
 
@@ -68,6 +69,8 @@ pub enum Command {
     Tokens(tokens::TokensCommand),
     #[command(flatten)]
     Billing(billing::BillingCommand),
+    /// Stream customers, subscriptions, orders, usage or the audit log as CSV.
+    Export(admin::ExportArgs),
 }
 
 /// What `tollgate sync` reconciles.
@@ -203,6 +206,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Health(args) => health(&args).await,
         Command::Tokens(command) => tokens::run(command).await,
         Command::Billing(command) => billing::run(command).await,
+        Command::Export(args) => admin::export(args).await,
     }
 }
 

@@ -4,13 +4,14 @@
 //!   customer's account exactly like a Polar benefit grant ([`crate::account`]).
 //! - [`adjustments`]: a signed change of the current period's metered count, never below 0,
 //!   kept as its own row so a count is always its events plus its adjustments.
-//! - [`support_view`], [`failed_payments`]: reading.
+//! - [`support_view`], [`failed_payments`], [`exports`]: reading.
 //!
 //! Every change runs in one transaction with its audit row and, when entitlements may change,
 //! the customer's snapshot rebuild (and so its publication). A refusal changes nothing and
 //! writes no audit row: it is answered before the transaction begins.
 
 pub(crate) mod adjustments;
+pub(crate) mod exports;
 pub(crate) mod failed_payments;
 pub(crate) mod grants;
 pub(crate) mod support_view;

@@ -113,3 +113,39 @@ pub async fn list(
     .fetch_all(conn)
     .await
 }
+
+/// The columns of the audit export, in order.
+pub const EXPORT_COLUMNS: &[&str] = &[
+    "id",
+    "at",
+    "actor",
+    "role",
+    "action",
+    "subject",
+    "customer",
+    "reason",
+    "request_id",
+    "before",
+    "after",
+    "details",
+];
+
+/// Every audit row written in `[from, to)`, oldest first, as text columns.
+pub fn export(
+    pool: &sqlx::PgPool,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> super::ExportRows<'_> {
+    sqlx::query(
+        "SELECT id::text,
+                to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+                actor, role, action, subject, customer, reason, request_id,
+                before::text, after::text, details::text
+         FROM audit_log
+         WHERE ($1::timestamptz IS NULL OR at >= $1) AND ($2::timestamptz IS NULL OR at < $2)
+         ORDER BY id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch(pool)
+}

@@ -160,3 +160,33 @@ pub async fn search(
     .fetch_all(conn)
     .await
 }
+
+/// The columns of the customers export, in order.
+pub const EXPORT_COLUMNS: &[&str] = &[
+    "customer",
+    "polar_id",
+    "email",
+    "name",
+    "created_at",
+    "deleted_at",
+];
+
+/// Every customer created in `[from, to)`, oldest first, as text columns.
+pub fn export(
+    pool: &sqlx::PgPool,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> super::ExportRows<'_> {
+    sqlx::query(
+        "SELECT external_id, id, email, raw ->> 'name',
+                to_char((raw ->> 'created_at')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                to_char(deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+         FROM customers
+         WHERE ($1::timestamptz IS NULL OR (raw ->> 'created_at')::timestamptz >= $1)
+           AND ($2::timestamptz IS NULL OR (raw ->> 'created_at')::timestamptz < $2)
+         ORDER BY (raw ->> 'created_at')::timestamptz, id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch(pool)
+}

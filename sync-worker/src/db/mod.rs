@@ -40,6 +40,10 @@ pub mod usage_events;
 pub mod usage_gauges;
 pub mod webhook_events;
 
+/// Rows of an export, streamed as the database sends them, each column as text.
+pub type ExportRows<'a> =
+    futures_util::stream::BoxStream<'a, Result<sqlx::postgres::PgRow, sqlx::Error>>;
+
 /// Whether PostgreSQL answers.
 pub async fn ping(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(drop)

@@ -163,3 +163,43 @@ pub async fn failed_payments(conn: &mut PgConnection) -> Result<Vec<FailedPaymen
     .fetch_all(conn)
     .await
 }
+
+/// The columns of the subscriptions export, in order.
+pub const EXPORT_COLUMNS: &[&str] = &[
+    "id",
+    "customer",
+    "polar_customer_id",
+    "product_id",
+    "product_name",
+    "status",
+    "amount",
+    "currency",
+    "recurring_interval",
+    "current_period_start",
+    "current_period_end",
+    "cancel_at_period_end",
+    "created_at",
+];
+
+/// Every subscription created in `[from, to)`, oldest first, as text columns.
+pub fn export(
+    pool: &sqlx::PgPool,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> super::ExportRows<'_> {
+    sqlx::query(
+        "SELECT s.id, c.external_id, s.customer_id, s.product_id, p.name, s.status,
+                s.raw ->> 'amount', s.raw ->> 'currency', s.raw ->> 'recurring_interval',
+                s.raw ->> 'current_period_start', s.raw ->> 'current_period_end',
+                s.raw ->> 'cancel_at_period_end', s.raw ->> 'created_at'
+         FROM subscriptions s
+         LEFT JOIN customers c ON c.id = s.customer_id
+         LEFT JOIN products p ON p.id = s.product_id
+         WHERE ($1::timestamptz IS NULL OR (s.raw ->> 'created_at')::timestamptz >= $1)
+           AND ($2::timestamptz IS NULL OR (s.raw ->> 'created_at')::timestamptz < $2)
+         ORDER BY (s.raw ->> 'created_at')::timestamptz, s.id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch(pool)
+}

@@ -1,23 +1,23 @@
 //! `/v1/admin`: support's and admins' calls over HTTP — each route's role, its body, its
 //! answer. What each one does is in [`crate::admin`].
 //!
-//! Reads need role `viewer`; grants, usage adjustments and webhook replay `support`. Each
-//! handler takes [`Authorized`] first, so a caller without the role is turned away before the
-//! request is read. Mutating calls echo `X-Request-Id` (the caller's, or one
+//! Reads need role `viewer`; grants, usage adjustments and webhook replay `support`. Each handler takes [`Authorized`] first, so a caller without the role is turned
+//! away before the request is read. Mutating calls echo `X-Request-Id` (the caller's, or one
 //! made here), which their audit row records.
 
 use super::auth::{Authorized, min};
 use super::billing::REQUEST_ID;
 use super::{ApiError, AppState};
 use crate::admin::adjustments::{self, AdjustmentRequest};
+use crate::admin::exports::{self, Export, Range};
 use crate::admin::grants::{self, GrantRequest};
 use crate::admin::{Actor, AdminError, failed_payments, support_view};
 use crate::auth::Caller;
 use crate::db;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/webhooks", get(webhooks))
         .route("/v1/admin/webhooks/{id}/replay", post(replay))
         .route("/v1/admin/audit", get(audit))
+        .route("/v1/admin/exports/{file}", get(export))
         .layer(DefaultBodyLimit::max(64 * 1024))
 }
 
@@ -346,4 +347,60 @@ async fn audit(
     let mut conn = state.pool.acquire().await?;
     let items = db::audit::list(&mut conn, &filter, limit).await?;
     Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RangeParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /v1/admin/exports/{name}.csv?from=&to=`: streamed CSV.
+async fn export(
+    State(state): State<AppState>,
+    _: Authorized<min::Viewer>,
+    Path(file): Path<String>,
+    params: Result<Query<RangeParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = query(params)?;
+    let Some(export) = Export::from_file_name(&file) else {
+        return Err(api(AdminError::refused(
+            404,
+            "unknown_export",
+            format!(
+                "no export `{file}`: customers.csv, subscriptions.csv, orders.csv, usage.csv or audit.csv"
+            ),
+        )));
+    };
+    let range = Range::parse(params.from.as_deref(), params.to.as_deref()).map_err(api)?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let pool = state.pool.clone();
+    tokio::spawn(async move {
+        let chunks = sender.clone();
+        let written = exports::write(&pool, export, range, |bytes, _| {
+            let chunks = chunks.clone();
+            async move { chunks.send(Ok(Bytes::from(bytes))).await.is_ok() }
+        })
+        .await;
+        if let Err(error) = written {
+            tracing::error!(error = %crate::error::error_chain(&error), export = export.name(), "an export failed midway");
+            // Ends the body with an error, so the client sees a broken transfer, not a short file.
+            let _ = sender
+                .send(Err(std::io::Error::other("the export failed")))
+                .await;
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    let disposition = format!("attachment; filename=\"{}.csv\"", export.name());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }
