@@ -71,6 +71,9 @@ pub enum Command {
     Billing(billing::BillingCommand),
     /// Stream customers, subscriptions, orders, usage or the audit log as CSV.
     Export(admin::ExportArgs),
+    /// The edge worker's API keys.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
 }
 
 /// What `tollgate sync` reconciles.
@@ -207,6 +210,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Tokens(command) => tokens::run(command).await,
         Command::Billing(command) => billing::run(command).await,
         Command::Export(args) => admin::export(args).await,
+        Command::Keys(command) => admin::keys(command).await,
     }
 }
 

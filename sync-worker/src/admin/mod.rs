@@ -5,12 +5,14 @@
 //! - [`adjustments`]: a signed change of the current period's metered count, never below 0,
 //!   kept as its own row so a count is always its events plus its adjustments.
 //! - [`support_view`], [`failed_payments`], [`exports`]: reading.
+//! - [`api_keys`]: the edge worker's API keys, published to Workers KV through the outbox.
 //!
 //! Every change runs in one transaction with its audit row and, when entitlements may change,
 //! the customer's snapshot rebuild (and so its publication). A refusal changes nothing and
 //! writes no audit row: it is answered before the transaction begins.
 
 pub(crate) mod adjustments;
+pub(crate) mod api_keys;
 pub(crate) mod exports;
 pub(crate) mod failed_payments;
 pub(crate) mod grants;

@@ -1,12 +1,16 @@
-//! `tollgate export …`: the admin API's exports, from the command line.
+//! `tollgate export …` and `tollgate keys create|list|revoke`: the admin API's exports and edge
+//! API keys, from the command line (audited as actor `cli`).
 
-use crate::admin::AdminError;
 use crate::admin::exports::{self, Export, Range};
+use crate::admin::{Actor, AdminError, api_keys};
 use crate::app;
+use crate::clock::Clock;
 use crate::config::DatabaseConfig;
+use crate::db::MIGRATOR;
 use anyhow::Context as _;
-use clap::Args;
+use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use secrecy::ExposeSecret;
 use std::io::Write as _;
 
 #[derive(Debug, Args)]
@@ -23,6 +27,44 @@ pub struct ExportArgs {
     /// Write the CSV to this file (with a progress bar) instead of standard output.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make an edge API key for a customer; the key is printed once.
+    Create(KeyCreateArgs),
+    /// List the keys (never the keys themselves).
+    List(KeyListArgs),
+    /// Revoke a key by its id: it is deleted from Workers KV.
+    Revoke(KeyRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyCreateArgs {
+    /// The customer (the app's user id) the key identifies.
+    pub customer: String,
+    /// A name for the key, e.g. where it is used.
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyListArgs {
+    /// Only this customer's keys.
+    #[arg(long)]
+    pub customer: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyRevokeArgs {
+    /// The key's id (from `tollgate keys list`).
+    pub id: i64,
     #[command(flatten)]
     pub database: DatabaseConfig,
 }
@@ -86,6 +128,65 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
                 return Err(error).context("writing to standard output");
             }
             stdout.flush()?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    let database = match &command {
+        KeysCommand::Create(args) => &args.database,
+        KeysCommand::List(args) => &args.database,
+        KeysCommand::Revoke(args) => &args.database,
+    };
+    let pool = app::connect(&database.url, 1).await?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("DATABASE_URL: migrating the database")?;
+    let now = Clock::system().now();
+    let by = Actor::cli();
+    match command {
+        KeysCommand::Create(args) => {
+            let (row, key) = api_keys::create(&pool, &by, &args.customer, &args.name, now)
+                .await
+                .map_err(refused)?;
+            println!("{}", key.expose_secret());
+            eprintln!(
+                "key {} `{}` of customer `{}` made; it is shown only now, and reaches the edge with the next publish",
+                row.id, row.name, row.customer
+            );
+        }
+        KeysCommand::List(args) => {
+            let rows = api_keys::list(&pool, args.customer.as_deref())
+                .await
+                .map_err(refused)?;
+            println!(
+                "{:>6}  {:<24} {:<24} {:<20} {:<14} revoked",
+                "id", "customer", "name", "created", "by"
+            );
+            for row in rows {
+                println!(
+                    "{:>6}  {:<24} {:<24} {:<20} {:<14} {}",
+                    row.id,
+                    row.customer,
+                    row.name,
+                    row.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    row.created_by,
+                    row.revoked_at
+                        .map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                        .unwrap_or_default()
+                );
+            }
+        }
+        KeysCommand::Revoke(args) => {
+            let row = api_keys::revoke(&pool, &by, args.id, now)
+                .await
+                .map_err(refused)?;
+            println!(
+                "key {} `{}` of customer `{}` revoked",
+                row.id, row.name, row.customer
+            );
         }
     }
     Ok(())

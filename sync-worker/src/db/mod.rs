@@ -14,6 +14,8 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod api_key_outbox;
+pub mod api_keys;
 pub mod api_tokens;
 pub mod audit;
 pub mod benefit_grants;

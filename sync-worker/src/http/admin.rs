@@ -1,7 +1,8 @@
 //! `/v1/admin`: support's and admins' calls over HTTP — each route's role, its body, its
 //! answer. What each one does is in [`crate::admin`].
 //!
-//! Reads need role `viewer`; grants, usage adjustments and webhook replay `support`. Each handler takes [`Authorized`] first, so a caller without the role is turned
+//! Reads need role `viewer`; grants, usage adjustments and webhook replay `support`; API keys
+//! `admin`. Each handler takes [`Authorized`] first, so a caller without the role is turned
 //! away before the request is read. Mutating calls echo `X-Request-Id` (the caller's, or one
 //! made here), which their audit row records.
 
@@ -11,7 +12,7 @@ use super::{ApiError, AppState};
 use crate::admin::adjustments::{self, AdjustmentRequest};
 use crate::admin::exports::{self, Export, Range};
 use crate::admin::grants::{self, GrantRequest};
-use crate::admin::{Actor, AdminError, failed_payments, support_view};
+use crate::admin::{Actor, AdminError, api_keys, failed_payments, support_view};
 use crate::auth::Caller;
 use crate::db;
 use axum::body::{Body, Bytes};
@@ -37,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/webhooks/{id}/replay", post(replay))
         .route("/v1/admin/audit", get(audit))
         .route("/v1/admin/exports/{file}", get(export))
+        .route("/v1/admin/api-keys", get(list_keys).post(create_key))
+        .route("/v1/admin/api-keys/{id}", delete(revoke_key))
         .layer(DefaultBodyLimit::max(64 * 1024))
 }
 
@@ -403,4 +406,74 @@ async fn export(
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// `GET /v1/admin/api-keys?customer=`.
+async fn list_keys(
+    State(state): State<AppState>,
+    _: Authorized<min::Viewer>,
+    params: Result<Query<CustomerParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let params = query(params)?;
+    let rows = api_keys::list(&state.pool, params.customer.as_deref())
+        .await
+        .map_err(api)?;
+    let items: Vec<Value> = rows.iter().map(api_keys::view).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyBody {
+    customer: String,
+    name: String,
+}
+
+/// `POST /v1/admin/api-keys` `{customer, name}` (admin): the key is in this answer only.
+async fn create_key(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::Admin>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let by = actor(&caller, &headers);
+    let request: KeyBody = body(&bytes)?;
+    let (row, key) = api_keys::create(
+        &state.pool,
+        &by,
+        &request.customer,
+        &request.name,
+        state.clock.now(),
+    )
+    .await
+    .map_err(api)?;
+    let mut view = api_keys::view(&row);
+    if let Some(fields) = view.as_object_mut() {
+        fields.insert(
+            "key".to_owned(),
+            json!(secrecy::ExposeSecret::expose_secret(&key)),
+        );
+    }
+    Ok(answer(StatusCode::CREATED, view, &by))
+}
+
+/// `DELETE /v1/admin/api-keys/{id}` (admin): the key stops opening the edge.
+async fn revoke_key(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::Admin>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let by = actor(&caller, &headers);
+    let Ok(id) = id.parse::<i64>() else {
+        return Err(api(AdminError::refused(
+            404,
+            "unknown_api_key",
+            format!("no live API key has id `{id}`"),
+        )));
+    };
+    let row = api_keys::revoke(&state.pool, &by, id, state.clock.now())
+        .await
+        .map_err(api)?;
+    Ok(answer(StatusCode::OK, api_keys::view(&row), &by))
 }
