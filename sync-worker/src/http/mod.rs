@@ -41,6 +41,8 @@ pub struct AppState {
     pub clerk_secret: Option<Arc<WebhookSecret>>,
     /// The per-token rate limit of `/v1`; `None` when TOLLGATE_RATE_LIMIT is not set.
     pub rate_limiter: Option<Arc<crate::auth::RateLimiter>>,
+    /// Failed authentications per client address; `None` when TOLLGATE_AUTH_FAILURE_BURST is 0.
+    pub auth_failures: Option<Arc<crate::auth::RateLimiter>>,
 }
 
 impl std::fmt::Debug for AppState {
