@@ -141,18 +141,22 @@ pub async fn search(
         .replace('_', "\\_");
     sqlx::query_as(
         "WITH found AS (
-             SELECT id FROM customers WHERE external_id LIKE $1 || '%'
-             UNION SELECT id FROM customers WHERE id LIKE $1 || '%'
-             UNION SELECT id FROM customers WHERE lower(email) LIKE lower($1) || '%'
+             SELECT id, external_id, email FROM customers
+             WHERE external_id LIKE $1 || '%' AND deleted_at IS NULL
+             UNION
+             SELECT id, external_id, email FROM customers
+             WHERE id LIKE $1 || '%' AND deleted_at IS NULL
+             UNION
+             SELECT id, external_id, email FROM customers
+             WHERE lower(email) LIKE lower($1) || '%' AND deleted_at IS NULL
          )
-         SELECT c.external_id AS customer, c.id AS polar_id, c.email,
+         SELECT f.external_id AS customer, f.id AS polar_id, f.email,
                 (SELECT e.snapshot -> 'plan' ->> 'key' FROM entitlement_snapshots e
-                 WHERE e.customer = c.external_id ORDER BY e.revision DESC LIMIT 1) AS plan,
-                (SELECT s.status FROM subscriptions s WHERE s.customer_id = c.id
+                 WHERE e.customer = f.external_id ORDER BY e.revision DESC LIMIT 1) AS plan,
+                (SELECT s.status FROM subscriptions s WHERE s.customer_id = f.id
                  ORDER BY s.version_at DESC LIMIT 1) AS status
-         FROM found JOIN customers c USING (id)
-         WHERE c.deleted_at IS NULL
-         ORDER BY c.external_id, c.id
+         FROM found f
+         ORDER BY f.external_id, f.id
          LIMIT $2",
     )
     .bind(escaped)
