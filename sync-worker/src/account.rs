@@ -2,8 +2,8 @@
 //!
 //! The engine (`tollgate_gate::build_snapshot`) is the only implementation of the plan and
 //! status rules; this module only gathers its input: the customer's subscriptions, each with
-//! the newest stored version of its product, and the held benefit grants that name a tollgate
-//! feature. Usage and gauge levels are filled in by the usage module's counts.
+//! the newest stored version of its product, the held benefit grants that name a tollgate
+//! feature, and the live grants made in tollgate (`POST /v1/admin/grants`). Usage and gauge levels are filled in by the usage module's counts.
 
 use crate::db;
 use serde_json::{Map, Value};
@@ -39,6 +39,7 @@ fn empty(customer: &str) -> db::accounts::Row {
         customer: customer.to_owned(),
         subscriptions: Vec::new(),
         benefits: Vec::new(),
+        grants: Vec::new(),
     }
 }
 
@@ -49,7 +50,16 @@ fn of(row: db::accounts::Row) -> Account {
         subscriptions: row.subscriptions,
         usage: Default::default(),
         gauges: Default::default(),
-        grants: row.benefits.iter().filter_map(grant_of).collect(),
+        grants: row
+            .benefits
+            .iter()
+            .filter_map(grant_of)
+            .chain(row.grants.into_iter().map(|held| Grant {
+                feature: held.feature,
+                amount: held.amount,
+                expires_at: held.expires_at.map(tollgate_gate::Timestamp::from),
+            }))
+            .collect(),
         revision: 0,
     }
 }

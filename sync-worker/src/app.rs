@@ -113,6 +113,13 @@ impl App {
                 .unwrap_or_else(|| rate.saturating_mul(2));
             Arc::new(crate::auth::RateLimiter::new(rate, burst, clock.clone()))
         });
+        let auth_failures = (config.auth_failure_burst > 0).then(|| {
+            Arc::new(crate::auth::RateLimiter::new(
+                1,
+                config.auth_failure_burst,
+                clock.clone(),
+            ))
+        });
         let state = AppState {
             inbox: Inbox::start(pool.clone()),
             pool,
@@ -124,6 +131,7 @@ impl App {
             billing,
             clerk_secret: clerk_secret.map(Arc::new),
             rate_limiter,
+            auth_failures,
         };
         Ok(Self {
             listener,
@@ -176,9 +184,12 @@ impl App {
             .publisher
             .map(|sink| tokio::spawn(publish::run_forever(self.state.pool.clone(), sink)));
         let router = http::router(self.state);
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         applier.abort();
         retry.abort();
         for task in [scheduled, published].into_iter().flatten() {

@@ -1,5 +1,6 @@
 //! The `tollgate` command line: its commands and what each one does.
 
+mod admin;
 mod billing;
 mod tokens;
 
@@ -75,6 +76,11 @@ pub(crate) enum Command {
     Tokens(tokens::TokensCommand),
     #[command(flatten)]
     Billing(billing::BillingCommand),
+    /// Stream customers, subscriptions, orders, usage or the audit log as CSV.
+    Export(admin::ExportArgs),
+    /// The edge worker's API keys.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
 }
 
 /// What `tollgate sync` reconciles.
@@ -210,6 +216,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Health(args) => health(&args).await,
         Command::Tokens(command) => tokens::run(command).await,
         Command::Billing(command) => billing::run(command).await,
+        Command::Export(args) => admin::export(args).await,
+        Command::Keys(command) => admin::keys(command).await,
     }
 }
 

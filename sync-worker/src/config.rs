@@ -196,6 +196,17 @@ pub struct Config {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub rate_limit_burst: Option<u32>,
+
+    /// Failed /v1 authentications a client address may make at once; they then refill at one a
+    /// second, and beyond them the address gets 429 rate_limited with Retry-After. 0 turns the
+    /// limit off.
+    #[arg(
+        long = "auth-failure-burst",
+        env = "TOLLGATE_AUTH_FAILURE_BURST",
+        value_name = "TOLLGATE_AUTH_FAILURE_BURST",
+        default_value_t = 20
+    )]
+    pub auth_failure_burst: u32,
 }
 
 /// Where snapshots are published: Workers KV through Cloudflare's REST API in production, the

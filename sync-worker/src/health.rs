@@ -46,7 +46,7 @@ pub struct Check {
 /// Every check's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
-    pub(crate) checks: Vec<Check>,
+    pub checks: Vec<Check>,
 }
 
 impl Report {

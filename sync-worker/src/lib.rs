@@ -18,6 +18,7 @@
 //! ```
 
 mod account;
+mod admin;
 pub mod app;
 pub mod auth;
 mod billing;

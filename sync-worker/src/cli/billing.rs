@@ -200,7 +200,7 @@ fn text(value: &Value) -> String {
     }
 }
 
-pub async fn run(command: BillingCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: BillingCommand) -> anyhow::Result<()> {
     match command {
         BillingCommand::Customers(CustomersCommand::Create(args)) => {
             let billing = billing(&args.connection).await?;

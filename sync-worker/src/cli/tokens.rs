@@ -49,7 +49,7 @@ pub(crate) struct RevokeArgs {
     pub(crate) database: DatabaseConfig,
 }
 
-pub async fn run(command: TokensCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: TokensCommand) -> anyhow::Result<()> {
     let database = match &command {
         TokensCommand::Create(args) => &args.database,
         TokensCommand::List(args) => &args.database,

@@ -1,9 +1,12 @@
-//! What the engine reads about customers, from `customers`, `subscriptions`, `products` and
-//! `benefit_grants` together, in one round trip however many customers are asked for.
+//! What the engine reads about customers, from `customers`, `subscriptions`, `products`,
+//! `benefit_grants` and `grants` together, in one round trip however many customers are asked
+//! for.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 use sqlx::types::Json;
+use tollgate_gate::GrantAmount;
 use tollgate_gate::polar::Subscription;
 
 /// One customer's stored billing facts.
@@ -17,12 +20,23 @@ pub(crate) struct Row {
     pub(crate) subscriptions: Vec<Subscription>,
     /// The metadata of the benefit of each grant they hold (granted, not revoked).
     pub(crate) benefits: Vec<Map<String, Value>>,
+    /// The live grants made in tollgate (not ended; expired ones are left to the engine).
+    pub(crate) grants: Vec<HeldGrant>,
+}
+
+/// A grant made in tollgate, as the engine takes it.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub(crate) struct HeldGrant {
+    pub(crate) feature: String,
+    pub(crate) amount: GrantAmount,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
 }
 
 type Columns = (
     String,
     Json<Vec<Subscription>>,
     Json<Vec<Map<String, Value>>>,
+    Json<Vec<HeldGrant>>,
 );
 
 /// The rows of `customers`, in the order given; a customer Polar does not know has no
@@ -46,7 +60,15 @@ pub(crate) async fn load(
                               '[]'::jsonb)
               FROM benefit_grants g JOIN customers c ON c.id = g.customer_id
               WHERE c.external_id = wanted.customer AND c.deleted_at IS NULL
-                AND g.is_granted AND NOT g.is_revoked)
+                AND g.is_granted AND NOT g.is_revoked),
+             (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                          'feature', t.feature,
+                          'amount', CASE t.kind WHEN 'units' THEN to_jsonb(t.units)
+                                                WHEN 'unlimited' THEN to_jsonb('unlimited'::text)
+                                                ELSE to_jsonb(true) END,
+                          'expires_at', t.expires_at) ORDER BY t.id), '[]'::jsonb)
+              FROM grants t
+              WHERE t.customer = wanted.customer AND t.ended_at IS NULL)
          FROM unnest($1::text[]) WITH ORDINALITY AS wanted(customer, n)
          ORDER BY wanted.n",
     )
@@ -55,10 +77,11 @@ pub(crate) async fn load(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(customer, subscriptions, benefits)| Row {
+        .map(|(customer, subscriptions, benefits, grants)| Row {
             customer,
             subscriptions: subscriptions.0,
             benefits: benefits.0,
+            grants: grants.0,
         })
         .collect())
 }

@@ -102,3 +102,98 @@ pub(crate) async fn live_by_external_id(
     .fetch_optional(conn)
     .await
 }
+
+/// Whether tollgate knows the customer with external id `external_id`: a live Polar customer,
+/// a snapshot, or metered usage (free users Polar has never heard of).
+pub(crate) async fn is_known(
+    conn: &mut PgConnection,
+    external_id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM customers WHERE external_id = $1 AND deleted_at IS NULL)
+             OR EXISTS (SELECT 1 FROM entitlement_snapshots WHERE customer = $1)
+             OR EXISTS (SELECT 1 FROM metered_customers WHERE customer = $1)",
+    )
+    .bind(external_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// A customer found by the support search.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub(crate) struct Found {
+    pub(crate) customer: Option<String>,
+    pub(crate) polar_id: String,
+    pub(crate) email: Option<String>,
+    /// The plan of the current snapshot.
+    pub(crate) plan: Option<String>,
+    /// The status of the customer's most recently changed subscription.
+    pub(crate) status: Option<String>,
+}
+
+/// Live customers whose external id, Polar id or e-mail (case-insensitive) starts with
+/// `prefix`, by external id; each branch is served by its `text_pattern_ops` index.
+pub(crate) async fn search(
+    conn: &mut PgConnection,
+    prefix: &str,
+    limit: i64,
+) -> Result<Vec<Found>, sqlx::Error> {
+    let escaped = prefix
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    sqlx::query_as(
+        "WITH found AS (
+             SELECT id, external_id, email FROM customers
+             WHERE external_id LIKE $1 || '%' AND deleted_at IS NULL
+             UNION
+             SELECT id, external_id, email FROM customers
+             WHERE id LIKE $1 || '%' AND deleted_at IS NULL
+             UNION
+             SELECT id, external_id, email FROM customers
+             WHERE lower(email) LIKE lower($1) || '%' AND deleted_at IS NULL
+         )
+         SELECT f.external_id AS customer, f.id AS polar_id, f.email,
+                (SELECT e.snapshot -> 'plan' ->> 'key' FROM entitlement_snapshots e
+                 WHERE e.customer = f.external_id ORDER BY e.revision DESC LIMIT 1) AS plan,
+                (SELECT s.status FROM subscriptions s WHERE s.customer_id = f.id
+                 ORDER BY s.version_at DESC LIMIT 1) AS status
+         FROM found f
+         ORDER BY f.external_id, f.id
+         LIMIT $2",
+    )
+    .bind(escaped)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// The columns of the customers export, in order.
+pub(crate) const EXPORT_COLUMNS: &[&str] = &[
+    "customer",
+    "polar_id",
+    "email",
+    "name",
+    "created_at",
+    "deleted_at",
+];
+
+/// Every customer created in `[from, to)`, oldest first, as text columns.
+pub(crate) fn export(
+    pool: &sqlx::PgPool,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> super::ExportRows<'_> {
+    sqlx::query(
+        "SELECT external_id, id, email, raw ->> 'name',
+                to_char((raw ->> 'created_at')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                to_char(deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+         FROM customers
+         WHERE ($1::timestamptz IS NULL OR (raw ->> 'created_at')::timestamptz >= $1)
+           AND ($2::timestamptz IS NULL OR (raw ->> 'created_at')::timestamptz < $2)
+         ORDER BY (raw ->> 'created_at')::timestamptz, id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch(pool)
+}

@@ -14,12 +14,15 @@
 
 pub(crate) mod accounts;
 pub(crate) mod alerts;
+pub(crate) mod api_key_outbox;
+pub(crate) mod api_keys;
 pub(crate) mod api_tokens;
 pub(crate) mod audit;
 pub(crate) mod benefit_grants;
 pub(crate) mod checkouts;
 pub(crate) mod clerk_events;
 pub(crate) mod customers;
+pub(crate) mod grants;
 pub(crate) mod idempotency_keys;
 pub(crate) mod job_runs;
 pub(crate) mod metered_customers;
@@ -31,11 +34,17 @@ pub(crate) mod publish_outbox;
 pub(crate) mod refunds;
 pub mod snapshots;
 pub(crate) mod subscriptions;
+pub(crate) mod support;
 pub(crate) mod sync_cursors;
+pub(crate) mod usage_adjustments;
 pub(crate) mod usage_counters;
 pub(crate) mod usage_events;
 pub(crate) mod usage_gauges;
 pub(crate) mod webhook_events;
+
+/// Rows of an export, streamed as the database sends them, each column as text.
+pub(crate) type ExportRows<'a> =
+    futures_util::stream::BoxStream<'a, Result<sqlx::postgres::PgRow, sqlx::Error>>;
 
 /// Whether PostgreSQL answers.
 pub(crate) async fn ping(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {

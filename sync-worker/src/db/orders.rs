@@ -95,3 +95,38 @@ pub(crate) async fn by_id(
     .fetch_optional(conn)
     .await
 }
+
+/// The columns of the orders export, in order.
+pub(crate) const EXPORT_COLUMNS: &[&str] = &[
+    "id",
+    "customer",
+    "created_at",
+    "status",
+    "billing_reason",
+    "product_id",
+    "subscription_id",
+    "amount",
+    "tax_amount",
+    "currency",
+    "refunded_amount",
+];
+
+/// Every order created in `[from, to)`, oldest first, as text columns.
+pub(crate) fn export(
+    pool: &sqlx::PgPool,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> super::ExportRows<'_> {
+    sqlx::query(
+        "SELECT o.id, c.external_id, o.raw ->> 'created_at', o.status, o.billing_reason,
+                o.product_id, o.subscription_id, o.total_amount::text, o.raw ->> 'tax_amount',
+                o.currency, o.refunded_amount::text
+         FROM orders o LEFT JOIN customers c ON c.id = o.customer_id
+         WHERE ($1::timestamptz IS NULL OR (o.raw ->> 'created_at')::timestamptz >= $1)
+           AND ($2::timestamptz IS NULL OR (o.raw ->> 'created_at')::timestamptz < $2)
+         ORDER BY (o.raw ->> 'created_at')::timestamptz, o.id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch(pool)
+}

@@ -112,3 +112,84 @@ pub(crate) async fn raw_of_customer(
     .fetch_all(conn)
     .await
 }
+
+/// A subscription whose payment failed (`past_due` or `unpaid`), with its customer and the
+/// last order it billed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct FailedPayment {
+    pub(crate) customer: Option<String>,
+    pub(crate) polar_customer_id: String,
+    pub(crate) email: Option<String>,
+    /// Polar's subscription with the newest stored version of its product.
+    pub(crate) subscription: sqlx::types::Json<tollgate_gate::polar::Subscription>,
+    pub(crate) status: String,
+    pub(crate) last_order_id: Option<String>,
+    pub(crate) amount_due: Option<i64>,
+    pub(crate) currency: Option<String>,
+}
+
+/// Every `past_due` or `unpaid` subscription of a live customer, by customer.
+pub(crate) async fn failed_payments(
+    conn: &mut PgConnection,
+) -> Result<Vec<FailedPayment>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.external_id AS customer, c.id AS polar_customer_id, c.email,
+                CASE WHEN p.raw IS NULL THEN s.raw
+                     ELSE s.raw || jsonb_build_object('product', p.raw) END AS subscription,
+                s.status,
+                o.id AS last_order_id, o.total_amount - o.refunded_amount AS amount_due,
+                o.currency
+         FROM subscriptions s
+         JOIN customers c ON c.id = s.customer_id AND c.deleted_at IS NULL
+         LEFT JOIN products p ON p.id = s.product_id
+         LEFT JOIN LATERAL (
+             SELECT id, total_amount, refunded_amount, currency FROM orders
+             WHERE subscription_id = s.id
+             ORDER BY (raw ->> 'created_at')::timestamptz DESC, id DESC LIMIT 1
+         ) o ON true
+         WHERE s.status IN ('past_due', 'unpaid')
+         ORDER BY c.external_id, s.id",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// The columns of the subscriptions export, in order.
+pub(crate) const EXPORT_COLUMNS: &[&str] = &[
+    "id",
+    "customer",
+    "polar_customer_id",
+    "product_id",
+    "product_name",
+    "status",
+    "amount",
+    "currency",
+    "recurring_interval",
+    "current_period_start",
+    "current_period_end",
+    "cancel_at_period_end",
+    "created_at",
+];
+
+/// Every subscription created in `[from, to)`, oldest first, as text columns.
+pub(crate) fn export(
+    pool: &sqlx::PgPool,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> super::ExportRows<'_> {
+    sqlx::query(
+        "SELECT s.id, c.external_id, s.customer_id, s.product_id, p.name, s.status,
+                s.raw ->> 'amount', s.raw ->> 'currency', s.raw ->> 'recurring_interval',
+                s.raw ->> 'current_period_start', s.raw ->> 'current_period_end',
+                s.raw ->> 'cancel_at_period_end', s.raw ->> 'created_at'
+         FROM subscriptions s
+         LEFT JOIN customers c ON c.id = s.customer_id
+         LEFT JOIN products p ON p.id = s.product_id
+         WHERE ($1::timestamptz IS NULL OR (s.raw ->> 'created_at')::timestamptz >= $1)
+           AND ($2::timestamptz IS NULL OR (s.raw ->> 'created_at')::timestamptz < $2)
+         ORDER BY (s.raw ->> 'created_at')::timestamptz, s.id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch(pool)
+}

@@ -117,3 +117,56 @@ pub(crate) async fn lock(
     .fetch_one(conn)
     .await
 }
+
+/// The columns of the usage export, in order.
+pub(crate) const EXPORT_COLUMNS: &[&str] = &[
+    "customer",
+    "feature",
+    "period_start",
+    "period_end",
+    "used",
+    "updated_at",
+];
+
+/// Every counter of a period that starts in `[from, to)`, as text columns.
+pub(crate) fn export(
+    pool: &sqlx::PgPool,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> super::ExportRows<'_> {
+    sqlx::query(
+        "SELECT customer, feature,
+                to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                to_char(period_end AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                used::text,
+                to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+         FROM usage_counters
+         WHERE ($1::timestamptz IS NULL OR period_start >= $1)
+           AND ($2::timestamptz IS NULL OR period_start < $2)
+         ORDER BY period_start, customer, feature",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch(pool)
+}
+
+/// Sets the count of an existing counter (one [`lock`]ed in this transaction).
+pub(crate) async fn set(
+    conn: &mut PgConnection,
+    key: &Key<'_>,
+    used: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE usage_counters SET used = $4, updated_at = $5
+         WHERE customer = $1 AND feature = $2 AND period_start = $3",
+    )
+    .bind(key.customer)
+    .bind(key.feature)
+    .bind(key.period_start)
+    .bind(used)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

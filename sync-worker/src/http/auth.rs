@@ -10,16 +10,22 @@
 //!
 //! The caller is resolved once per request and kept in the request's extensions, so a layer
 //! and an extractor on the same route look the token up once.
+//!
+//! Failed authentications count against the client address's bucket
+//! (`TOLLGATE_AUTH_FAILURE_BURST`, refilled at one a second): once it is empty the address is
+//! answered 429 `rate_limited` with `Retry-After` instead of 401, so tokens cannot be guessed at
+//! speed. A request with a valid token is never held back by it.
 
 use super::{ApiError, AppState};
 use crate::auth::{self, Caller, Role};
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::FromExtractorLayer;
 use axum::response::{IntoResponse, Response};
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 
 /// The least role a route needs, as a type.
 pub(crate) trait MinRole: Send + Sync + 'static {
@@ -42,9 +48,7 @@ pub(crate) mod min {
     }
     marker!(
         App => Role::App,
-        #[expect(dead_code, reason = "the admin API's read routes")]
         Viewer => Role::Viewer,
-        #[expect(dead_code, reason = "the admin API's support routes")]
         Support => Role::Support,
         Admin => Role::Admin
     );
@@ -74,13 +78,18 @@ pub(crate) fn forbidden(caller: &Caller, needed: Role) -> ApiError {
 /// 429 `rate_limited` with `Retry-After`.
 fn rate_limited(caller: &Caller, wait: std::time::Duration) -> Response {
     let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let message = format!(
+        "`{}` made more requests than TOLLGATE_RATE_LIMIT allows; retry in {seconds} s",
+        caller.actor
+    );
+    too_many(message, seconds)
+}
+
+fn too_many(message: String, seconds: u64) -> Response {
     let mut response = ApiError::Refused {
         status: StatusCode::TOO_MANY_REQUESTS,
         code: "rate_limited",
-        message: format!(
-            "`{}` made more requests than TOLLGATE_RATE_LIMIT allows; retry in {seconds} s",
-            caller.actor
-        ),
+        message,
     }
     .into_response();
     response
@@ -109,9 +118,11 @@ async fn caller(parts: &mut Parts, state: &AppState) -> Result<Caller, Response>
     if let Some(caller) = parts.extensions.get::<Caller>() {
         return Ok(caller.clone());
     }
-    let caller = authenticate(parts, state)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let caller = match authenticate(parts, state).await {
+        Ok(caller) => caller,
+        Err(ApiError::Unauthorized) => return Err(failed_authentication(parts, state)),
+        Err(error) => return Err(error.into_response()),
+    };
     if let Some(limiter) = &state.rate_limiter
         && let Err(wait) = limiter.take(&caller.actor)
     {
@@ -119,6 +130,27 @@ async fn caller(parts: &mut Parts, state: &AppState) -> Result<Caller, Response>
     }
     parts.extensions.insert(caller.clone());
     Ok(caller)
+}
+
+/// The answer to a missing or unknown token: 401, or 429 once the client address has failed
+/// too often.
+fn failed_authentication(parts: &Parts, state: &AppState) -> Response {
+    let address = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    if let (Some(limiter), Some(address)) = (&state.auth_failures, address)
+        && let Err(wait) = limiter.take(&format!("address:{address}"))
+    {
+        let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+        return too_many(
+            format!(
+                "{address} failed to authenticate too often (TOLLGATE_AUTH_FAILURE_BURST); retry in {seconds} s"
+            ),
+            seconds,
+        );
+    }
+    ApiError::Unauthorized.into_response()
 }
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {

@@ -1,5 +1,6 @@
 //! The HTTP API: Polar's webhooks, the `/v1` API for apps, and health probes.
 
+mod admin;
 pub(crate) mod auth;
 mod billing;
 mod clerk;
@@ -40,6 +41,8 @@ pub(crate) struct AppState {
     pub(crate) clerk_secret: Option<Arc<WebhookSecret>>,
     /// The per-token rate limit of `/v1`; `None` when TOLLGATE_RATE_LIMIT is not set.
     pub(crate) rate_limiter: Option<Arc<crate::auth::RateLimiter>>,
+    /// Failed authentications per client address; `None` when TOLLGATE_AUTH_FAILURE_BURST is 0.
+    pub(crate) auth_failures: Option<Arc<crate::auth::RateLimiter>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -67,6 +70,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(v1)
         .merge(usage::router(state.clone()))
         .merge(billing::router(state.clone()))
+        .merge(admin::router())
         .merge(probes)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

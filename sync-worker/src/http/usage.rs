@@ -85,6 +85,8 @@ pub(crate) async fn ingest_batch(
 #[tracing::instrument(skip_all)]
 pub(crate) async fn set_gauges(
     State(state): State<AppState>,
+    auth::Authorized(caller, _): auth::Authorized<auth::min::App>,
+    headers: axum::http::HeaderMap,
     Path(customer): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -110,11 +112,22 @@ pub(crate) async fn set_gauges(
             code: refusal.code(),
             message: refusal.message(),
         })?;
+    let request_id = headers
+        .get(super::billing::REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let by = crate::db::audit::Entry {
+        actor: &caller.actor,
+        role: Some(caller.role.as_str()),
+        request_id: Some(&request_id),
+        ..Default::default()
+    };
     let changed = gauges::set(
         &state.pool,
         &state.catalog,
         &customer,
         &levels,
+        &by,
         state.clock.now(),
     )
     .await

@@ -23,9 +23,9 @@ pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 const MAX_WEBHOOK_ID_LEN: usize = 255;
 
 #[derive(Debug, Serialize)]
-pub(crate) struct Receipt {
+pub struct Receipt {
     /// `accepted`, `ignored` or `duplicate`.
-    pub(crate) status: &'static str,
+    pub status: &'static str,
 }
 
 #[tracing::instrument(skip_all, fields(webhook_id))]

@@ -4,13 +4,15 @@
 //! `[{"key", "value"}]`. Cloudflare answers `{"success", "errors", "result":
 //! {"successful_key_count", "unsuccessful_keys"}}`; a batch counts as written only when every key
 //! was, otherwise the whole batch is retried (a put of the same value is idempotent).
+//! Revoked API keys are removed with the bulk delete, `POST {…}/bulk/delete` with `["key", …]`,
+//! after the puts (deleting a key that is not there succeeds).
 
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{Entry, SinkError};
+use super::{Entry, KeyWrite, SinkError};
 
 pub const CLOUDFLARE_API: &str = "https://api.cloudflare.com";
 
@@ -54,20 +56,43 @@ impl CloudflareSink {
         Ok(CloudflareSink { http, url, token })
     }
 
-    pub(super) async fn send(&self, entries: &[Entry]) -> Result<(), SinkError> {
+    pub(super) async fn send(&self, entries: &[Entry], keys: &[KeyWrite]) -> Result<(), SinkError> {
+        let mut pairs: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|entry| serde_json::json!({ "key": entry.key(), "value": entry.snapshot.to_string() }))
+            .collect();
+        pairs.extend(keys.iter().filter_map(|key| {
+            key.customer
+                .as_ref()
+                .map(|customer| serde_json::json!({ "key": key.key(), "value": customer }))
+        }));
+        let deletes: Vec<String> = keys
+            .iter()
+            .filter(|key| key.customer.is_none())
+            .map(KeyWrite::key)
+            .collect();
+        if !pairs.is_empty() {
+            let request = self.http.put(&self.url).json(&pairs);
+            self.call(request, pairs.len()).await?;
+        }
+        if !deletes.is_empty() {
+            let request = self
+                .http
+                .post(format!("{}/delete", self.url))
+                .json(&deletes);
+            self.call(request, deletes.len()).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one bulk request of `count` keys and reads Cloudflare's answer.
+    async fn call(&self, request: reqwest::RequestBuilder, count: usize) -> Result<(), SinkError> {
         let fail = |message: String| SinkError {
             sink: "cloudflare",
             message,
         };
-        let pairs: Vec<serde_json::Value> = entries
-            .iter()
-            .map(|entry| serde_json::json!({ "key": entry.key(), "value": entry.snapshot.to_string() }))
-            .collect();
-        let response = self
-            .http
-            .put(&self.url)
+        let response = request
             .bearer_auth(self.token.expose_secret())
-            .json(&pairs)
             .send()
             .await
             .map_err(|e| fail(format!("unreachable: {e}")))?;
@@ -94,7 +119,7 @@ impl CloudflareSink {
             failed => Err(fail(format!(
                 "{} of {} keys not written, e.g. {}",
                 failed.len(),
-                entries.len(),
+                count,
                 failed.first().map(String::as_str).unwrap_or_default()
             ))),
         }

@@ -1,4 +1,5 @@
-//! The edge sink: the edge worker's authenticated bulk endpoint, `PUT /_tollgate/snapshots`.
+//! The edge sink: the edge worker's authenticated bulk endpoint, `PUT /_tollgate/snapshots`,
+//! with `{"snapshots": [...], "keys": [{"hash", "customer" | null}]}` (`null` deletes a key).
 //!
 //! For local development and tests, where Workers KV is the worker's local KV. The worker
 //! refuses a snapshot older than the one it holds, so a re-sent batch never rolls back.
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Entry, SinkError};
+use super::{Entry, KeyWrite, SinkError};
 
 #[derive(Debug, Clone)]
 pub struct EdgeSink {
@@ -26,18 +27,22 @@ impl EdgeSink {
         Ok(EdgeSink { http, url, secret })
     }
 
-    pub(super) async fn send(&self, entries: &[Entry]) -> Result<(), SinkError> {
+    pub(super) async fn send(&self, entries: &[Entry], keys: &[KeyWrite]) -> Result<(), SinkError> {
         let fail = |message: String| SinkError {
             sink: "edge",
             message,
         };
         let snapshots: Vec<&serde_json::Value> =
             entries.iter().map(|entry| &entry.snapshot).collect();
+        let keys: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|key| serde_json::json!({ "hash": key.hash, "customer": key.customer }))
+            .collect();
         let response = self
             .http
             .put(&self.url)
             .header("X-Tollgate-Secret", self.secret.expose_secret())
-            .json(&serde_json::json!({ "snapshots": snapshots }))
+            .json(&serde_json::json!({ "snapshots": snapshots, "keys": keys }))
             .send()
             .await
             .map_err(|e| fail(format!("unreachable: {e}")))?;

@@ -15,6 +15,10 @@
 //!    later attempt time with exponential backoff. A sink outage delays publication; it loses
 //!    nothing, and a row marked published was acknowledged by the sink.
 //!
+//! API keys ride along: `api_key_outbox` rows (a put of `key:v1:<sha256>` → customer, or its
+//! deletion) are claimed in the same pass, coalesced per key to the latest, and sent in the
+//! same request to the edge sink, or as Cloudflare bulk puts and a bulk delete.
+//!
 //! Sending before marking means a crash in between re-sends the same revisions: harmless, since
 //! a store keeps the highest revision (the edge endpoint checks it; Cloudflare's bulk write is
 //! an idempotent put of the same value).
@@ -55,6 +59,20 @@ impl Entry {
     }
 }
 
+/// An API key's KV entry as published: put (`customer` set) or delete (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyWrite {
+    pub(crate) hash: String,
+    pub(crate) customer: Option<String>,
+}
+
+impl KeyWrite {
+    /// The KV key of the design's layout (docs/design.md, "KV layout").
+    pub(crate) fn key(&self) -> String {
+        format!("key:v1:{}", self.hash)
+    }
+}
+
 /// Where snapshots go.
 #[derive(Debug, Clone)]
 pub enum Sink {
@@ -73,10 +91,10 @@ pub(crate) struct SinkError {
 }
 
 impl Sink {
-    async fn send(&self, entries: &[Entry]) -> Result<(), SinkError> {
+    async fn send(&self, entries: &[Entry], keys: &[KeyWrite]) -> Result<(), SinkError> {
         match self {
-            Sink::Cloudflare(sink) => sink.send(entries).await,
-            Sink::Edge(sink) => sink.send(entries).await,
+            Sink::Cloudflare(sink) => sink.send(entries, keys).await,
+            Sink::Edge(sink) => sink.send(entries, keys).await,
         }
     }
 }
@@ -100,27 +118,32 @@ pub async fn run_once(pool: &PgPool, sink: &Sink) -> Result<Pass, sqlx::Error> {
         return Ok(Pass::default());
     }
     let claimed = publish_outbox::claim(&mut tx, BATCH).await?;
-    if claimed.is_empty() {
+    let claimed_keys = db::api_key_outbox::claim(&mut tx, BATCH).await?;
+    if claimed.is_empty() && claimed_keys.is_empty() {
         return Ok(Pass::default());
     }
     let ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
+    let key_ids: Vec<i64> = claimed_keys.iter().map(|row| row.id).collect();
     let entries = latest_per_customer(&mut tx, &claimed).await?;
-    let pass = match sink.send(&entries).await {
+    let keys = latest_per_key(claimed_keys);
+    let pass = match sink.send(&entries, &keys).await {
         Ok(()) => {
             publish_outbox::mark_published(&mut tx, &ids).await?;
+            db::api_key_outbox::mark_published(&mut tx, &key_ids).await?;
             Pass {
-                rows: ids.len(),
-                written: entries.len(),
+                rows: ids.len() + key_ids.len(),
+                written: entries.len() + keys.len(),
                 deferred: 0,
             }
         }
         Err(error) => {
-            tracing::warn!(error = %error, rows = ids.len(), "publishing snapshots failed; will retry");
+            tracing::warn!(error = %error, rows = ids.len() + key_ids.len(), "publishing snapshots failed; will retry");
             publish_outbox::mark_failed(&mut tx, &ids, &error.to_string()).await?;
+            db::api_key_outbox::mark_failed(&mut tx, &key_ids, &error.to_string()).await?;
             Pass {
                 rows: 0,
                 written: 0,
-                deferred: ids.len(),
+                deferred: ids.len() + key_ids.len(),
             }
         }
     };
@@ -146,6 +169,18 @@ pub(crate) async fn run_forever(pool: PgPool, sink: Sink) {
             Err(error) => tracing::warn!(error = %error, "publishing pass failed"),
         }
     }
+}
+
+/// The latest claimed write of each key (rows come in id order: the last one wins).
+fn latest_per_key(claimed: Vec<db::api_key_outbox::Due>) -> Vec<KeyWrite> {
+    let mut latest: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for row in claimed {
+        latest.insert(row.key_sha256, row.customer);
+    }
+    latest
+        .into_iter()
+        .map(|(hash, customer)| KeyWrite { hash, customer })
+        .collect()
 }
 
 /// The highest claimed revision of each customer, with its snapshot.

@@ -97,12 +97,15 @@ pub(crate) fn validate(
     }
 }
 
-/// Stores `levels` for `customer`; returns whether the snapshot should be rebuilt at once.
+/// Stores `levels` for `customer`, audited as done by `by` (its actor, role and request id: the
+/// row says `gauges.set` with the levels before and after); returns whether the snapshot
+/// should be rebuilt at once.
 pub(crate) async fn set(
     pool: &PgPool,
     catalog: &Catalog,
     customer: &str,
     levels: &BTreeMap<String, u64>,
+    by: &db::audit::Entry<'_>,
     now: DateTime<Utc>,
 ) -> Result<Changed, UsageError> {
     let at = Timestamp::from(now);
@@ -130,6 +133,21 @@ pub(crate) async fn set(
     let features: Vec<&str> = levels.keys().map(String::as_str).collect();
     let values: Vec<i64> = levels.values().map(|v| *v as i64).collect();
     db::usage_gauges::set(&mut tx, customer, &features, &values, now).await?;
+    let before: BTreeMap<&String, u64> = levels
+        .keys()
+        .map(|feature| (feature, stored.get(feature).copied().unwrap_or(0)))
+        .collect();
+    let (before, after) = (serde_json::to_value(before)?, serde_json::to_value(levels)?);
+    let subject = format!("customer:{customer}");
+    let entry = db::audit::Entry {
+        action: "gauges.set",
+        subject: &subject,
+        customer: Some(customer),
+        before: Some(&before),
+        after: Some(&after),
+        ..by.clone()
+    };
+    db::audit::record_entry(&mut tx, &entry, now).await?;
     let changed = Changed {
         customer: customer.to_owned(),
         urgent,

@@ -27,5 +27,6 @@ pub use applier::Applier;
 pub(crate) use apply::{ApplyError, apply_and_rebuild};
 pub use inbox::{Inbox, InboxError, Stored};
 pub use replay::replay;
+pub(crate) use replay::replay_audited;
 pub(crate) use retry::run_forever as retry_forever;
 pub use retry::run_once as retry_due;

@@ -9,13 +9,30 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tollgate_gate::Catalog;
 
-/// Re-applies the stored delivery `webhook_id` and audits it as done by `actor`. Returns the
-/// delivery's new status, or `None` when no delivery has that id.
+/// Re-applies the stored delivery `webhook_id` and audits it as done by `actor` (role
+/// `admin`: the command line). Returns the delivery's new status, or `None` when no delivery
+/// has that id.
 pub async fn replay(
     pool: &PgPool,
     catalog: &Catalog,
     webhook_id: &str,
     actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Status>, sqlx::Error> {
+    let by = db::audit::Entry {
+        actor,
+        role: Some("admin"),
+        ..Default::default()
+    };
+    replay_audited(pool, catalog, webhook_id, &by, now).await
+}
+
+/// [`replay`], audited with `by`'s actor, role and request id.
+pub(crate) async fn replay_audited(
+    pool: &PgPool,
+    catalog: &Catalog,
+    webhook_id: &str,
+    by: &db::audit::Entry<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Status>, sqlx::Error> {
     let mut tx = pool.begin().await?;
@@ -24,8 +41,13 @@ pub async fn replay(
         return Ok(None);
     };
     let status = batch::apply_stored(&mut tx, catalog, id, &payload, now).await?;
-    let details = serde_json::json!({ "outcome": status.as_str() });
-    db::audit::record(&mut tx, actor, "webhook.replay", webhook_id, &details).await?;
+    let entry = db::audit::Entry {
+        action: "webhook.replay",
+        subject: webhook_id,
+        details: serde_json::json!({ "outcome": status.as_str() }),
+        ..by.clone()
+    };
+    db::audit::record_entry(&mut tx, &entry, now).await?;
     tx.commit().await?;
     Ok(Some(status))
 }

@@ -10,6 +10,7 @@
     clippy::indexing_slicing
 )]
 
+mod admin;
 mod applier;
 mod billing;
 mod publish;

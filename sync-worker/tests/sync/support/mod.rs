@@ -56,6 +56,7 @@ pub fn config(database_url: &str) -> Config {
         clerk_webhook_secret: None,
         rate_limit: None,
         rate_limit_burst: None,
+        auth_failure_burst: 1000,
     }
 }
 

@@ -1,0 +1,479 @@
+//! `/v1/admin`: support's and admins' calls over HTTP — each route's role, its body, its
+//! answer. What each one does is in [`crate::admin`].
+//!
+//! Reads need role `viewer`; grants, usage adjustments and webhook replay `support`; API keys
+//! `admin`. Each handler takes [`Authorized`] first, so a caller without the role is turned
+//! away before the request is read. Mutating calls echo `X-Request-Id` (the caller's, or one
+//! made here), which their audit row records.
+
+use super::auth::{Authorized, min};
+use super::billing::REQUEST_ID;
+use super::{ApiError, AppState};
+use crate::admin::adjustments::{self, AdjustmentRequest};
+use crate::admin::exports::{self, Export, Range};
+use crate::admin::grants::{self, GrantRequest};
+use crate::admin::{Actor, AdminError, api_keys, failed_payments, support_view};
+use crate::auth::Caller;
+use crate::db;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/customers", get(search))
+        .route("/v1/admin/customers/{customer}", get(support))
+        .route("/v1/admin/grants", get(list_grants).post(create_grant))
+        .route("/v1/admin/grants/{id}", delete(end_grant))
+        .route("/v1/admin/usage-adjustments", post(adjust))
+        .route("/v1/admin/failed-payments", get(failed))
+        .route("/v1/admin/webhooks", get(webhooks))
+        .route("/v1/admin/webhooks/{id}/replay", post(replay))
+        .route("/v1/admin/audit", get(audit))
+        .route("/v1/admin/exports/{file}", get(export))
+        .route("/v1/admin/api-keys", get(list_keys).post(create_key))
+        .route("/v1/admin/api-keys/{id}", delete(revoke_key))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+}
+
+/// An admin operation's refusal or failure as the API answers it.
+fn api(error: AdminError) -> ApiError {
+    match error {
+        AdminError::Refused {
+            status,
+            code,
+            message,
+        } => ApiError::Refused {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            code,
+            message,
+        },
+        AdminError::Database(error) => ApiError::from(error),
+        other => ApiError::internal(other),
+    }
+}
+
+/// The audit actor of a request: its caller and its request id.
+fn actor(caller: &Caller, headers: &HeaderMap) -> Actor {
+    let request_id = headers
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 200)
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    Actor {
+        actor: caller.actor.clone(),
+        role: caller.role.as_str(),
+        request_id: Some(request_id),
+    }
+}
+
+/// `status` with `body`, and the request id echoed.
+fn answer(status: StatusCode, body: Value, by: &Actor) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    if let Some(value) = by
+        .request_id
+        .as_deref()
+        .and_then(|id| HeaderValue::from_str(id).ok())
+    {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))
+}
+
+fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    params
+        .map(|Query(params)| params)
+        .map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchParams {
+    q: Option<String>,
+}
+
+/// `GET /v1/admin/customers?q=`.
+async fn search(
+    State(state): State<AppState>,
+    _: Authorized<min::Viewer>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let params = query(params)?;
+    let found = support_view::search(&state.pool, params.q.as_deref().unwrap_or_default())
+        .await
+        .map_err(api)?;
+    Ok(Json(found))
+}
+
+/// `GET /v1/admin/customers/{c}`: the support view.
+async fn support(
+    State(state): State<AppState>,
+    _: Authorized<min::Viewer>,
+    Path(customer): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let view = support_view::view(&state.pool, &state.catalog, &customer, state.clock.now())
+        .await
+        .map_err(api)?;
+    Ok(Json(view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerParams {
+    customer: Option<String>,
+}
+
+/// `GET /v1/admin/grants?customer=`.
+async fn list_grants(
+    State(state): State<AppState>,
+    _: Authorized<min::Viewer>,
+    params: Result<Query<CustomerParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let params = query(params)?;
+    let items = grants::list(&state.pool, params.customer.as_deref(), state.clock.now())
+        .await
+        .map_err(api)?;
+    Ok(Json(items))
+}
+
+/// `POST /v1/admin/grants` `{customer, feature, amount, expires_at?, reason}` (support).
+async fn create_grant(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::Support>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let by = actor(&caller, &headers);
+    let request: GrantRequest = body(&bytes)?;
+    let grant = grants::create(
+        &state.pool,
+        &state.catalog,
+        &by,
+        &request,
+        state.clock.now(),
+    )
+    .await
+    .map_err(api)?;
+    Ok(answer(StatusCode::CREATED, grant, &by))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndParams {
+    reason: Option<String>,
+}
+
+/// `DELETE /v1/admin/grants/{id}?reason=` (support): ends the grant now.
+async fn end_grant(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::Support>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    params: Result<Query<EndParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let by = actor(&caller, &headers);
+    let params = query(params)?;
+    let Ok(id) = id.parse::<i64>() else {
+        return Err(api(AdminError::refused(
+            404,
+            "unknown_grant",
+            format!("no live grant has id `{id}`"),
+        )));
+    };
+    let grant = grants::end(
+        &state.pool,
+        &state.catalog,
+        &by,
+        id,
+        params.reason.as_deref(),
+        state.clock.now(),
+    )
+    .await
+    .map_err(api)?;
+    Ok(answer(StatusCode::OK, grant, &by))
+}
+
+/// `POST /v1/admin/usage-adjustments` `{customer, feature, delta, reason}` (support).
+async fn adjust(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::Support>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let by = actor(&caller, &headers);
+    let request: AdjustmentRequest = body(&bytes)?;
+    let adjusted = adjustments::create(
+        &state.pool,
+        &state.catalog,
+        &by,
+        &request,
+        state.clock.now(),
+    )
+    .await
+    .map_err(api)?;
+    Ok(answer(StatusCode::CREATED, adjusted, &by))
+}
+
+/// `GET /v1/admin/failed-payments`.
+async fn failed(
+    State(state): State<AppState>,
+    _: Authorized<min::Viewer>,
+) -> Result<Json<Value>, ApiError> {
+    let items = failed_payments::list(&state.pool, &state.catalog, state.clock.now())
+        .await
+        .map_err(api)?;
+    Ok(Json(items))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookParams {
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/admin/webhooks?status=failed&limit=`: the newest stored deliveries.
+async fn webhooks(
+    State(state): State<AppState>,
+    _: Authorized<min::Viewer>,
+    params: Result<Query<WebhookParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let params = query(params)?;
+    let failed_only = match params.status.as_deref() {
+        None | Some("") => false,
+        Some("failed") => true,
+        Some(other) => {
+            return Err(ApiError::InvalidRequest(format!(
+                "`status` is `failed` or absent, not `{other}`"
+            )));
+        }
+    };
+    let limit = params.limit.unwrap_or(50).clamp(1, 1000);
+    let mut conn = state.pool.acquire().await?;
+    let rows = db::webhook_events::list(&mut conn, failed_only, limit).await?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|row| {
+            json!({
+                "webhook_id": row.webhook_id,
+                "type": row.event_type,
+                "status": row.status,
+                "attempts": row.attempts,
+                "last_error": row.last_error,
+                "received_at": row.received_at,
+                "next_attempt_at": row.next_attempt_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `POST /v1/admin/webhooks/{webhook-id}/replay` (support): applies a stored delivery again.
+async fn replay(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::Support>,
+    headers: HeaderMap,
+    Path(webhook_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let by = actor(&caller, &headers);
+    let entry = db::audit::Entry {
+        actor: &by.actor,
+        role: Some(by.role),
+        request_id: by.request_id.as_deref(),
+        ..Default::default()
+    };
+    let outcome = crate::webhooks::replay_audited(
+        &state.pool,
+        &state.catalog,
+        &webhook_id,
+        &entry,
+        state.clock.now(),
+    )
+    .await?;
+    match outcome {
+        Some(status) => Ok(answer(
+            StatusCode::OK,
+            json!({ "webhook_id": webhook_id, "status": status.as_str() }),
+            &by,
+        )),
+        None => Err(api(AdminError::refused(
+            404,
+            "unknown_webhook",
+            format!("no stored webhook has id `{webhook_id}`"),
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    customer: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    since: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/admin/audit?customer=&actor=&action=&since=&limit=`, newest first.
+async fn audit(
+    State(state): State<AppState>,
+    _: Authorized<min::Viewer>,
+    params: Result<Query<AuditParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let params = query(params)?;
+    let since = params
+        .since
+        .as_deref()
+        .map(|since| crate::admin::instant("since", since))
+        .transpose()
+        .map_err(api)?;
+    let filter = db::audit::Filter {
+        customer: params.customer.as_deref().filter(|s| !s.is_empty()),
+        actor: params.actor.as_deref().filter(|s| !s.is_empty()),
+        action: params.action.as_deref().filter(|s| !s.is_empty()),
+        since,
+    };
+    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let mut conn = state.pool.acquire().await?;
+    let items = db::audit::list(&mut conn, &filter, limit).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RangeParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /v1/admin/exports/{name}.csv?from=&to=`: streamed CSV.
+async fn export(
+    State(state): State<AppState>,
+    _: Authorized<min::Viewer>,
+    Path(file): Path<String>,
+    params: Result<Query<RangeParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = query(params)?;
+    let Some(export) = Export::from_file_name(&file) else {
+        return Err(api(AdminError::refused(
+            404,
+            "unknown_export",
+            format!(
+                "no export `{file}`: customers.csv, subscriptions.csv, orders.csv, usage.csv or audit.csv"
+            ),
+        )));
+    };
+    let range = Range::parse(params.from.as_deref(), params.to.as_deref()).map_err(api)?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let pool = state.pool.clone();
+    tokio::spawn(async move {
+        let chunks = sender.clone();
+        let written = exports::write(&pool, export, range, |bytes, _| {
+            let chunks = chunks.clone();
+            async move { chunks.send(Ok(Bytes::from(bytes))).await.is_ok() }
+        })
+        .await;
+        if let Err(error) = written {
+            tracing::error!(error = %crate::error::error_chain(&error), export = export.name(), "an export failed midway");
+            // Ends the body with an error, so the client sees a broken transfer, not a short file.
+            let _ = sender
+                .send(Err(std::io::Error::other("the export failed")))
+                .await;
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    let disposition = format!("attachment; filename=\"{}.csv\"", export.name());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// `GET /v1/admin/api-keys?customer=`.
+async fn list_keys(
+    State(state): State<AppState>,
+    _: Authorized<min::Viewer>,
+    params: Result<Query<CustomerParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let params = query(params)?;
+    let rows = api_keys::list(&state.pool, params.customer.as_deref())
+        .await
+        .map_err(api)?;
+    let items: Vec<Value> = rows.iter().map(api_keys::view).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyBody {
+    customer: String,
+    name: String,
+}
+
+/// `POST /v1/admin/api-keys` `{customer, name}` (admin): the key is in this answer only.
+async fn create_key(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::Admin>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let by = actor(&caller, &headers);
+    let request: KeyBody = body(&bytes)?;
+    let (row, key) = api_keys::create(
+        &state.pool,
+        &by,
+        &request.customer,
+        &request.name,
+        state.clock.now(),
+    )
+    .await
+    .map_err(api)?;
+    let mut view = api_keys::view(&row);
+    if let Some(fields) = view.as_object_mut() {
+        fields.insert(
+            "key".to_owned(),
+            json!(secrecy::ExposeSecret::expose_secret(&key)),
+        );
+    }
+    Ok(answer(StatusCode::CREATED, view, &by))
+}
+
+/// `DELETE /v1/admin/api-keys/{id}` (admin): the key stops opening the edge.
+async fn revoke_key(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<min::Admin>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let by = actor(&caller, &headers);
+    let Ok(id) = id.parse::<i64>() else {
+        return Err(api(AdminError::refused(
+            404,
+            "unknown_api_key",
+            format!("no live API key has id `{id}`"),
+        )));
+    };
+    let row = api_keys::revoke(&state.pool, &by, id, state.clock.now())
+        .await
+        .map_err(api)?;
+    Ok(answer(StatusCode::OK, api_keys::view(&row), &by))
+}
