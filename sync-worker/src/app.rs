@@ -66,7 +66,7 @@ pub struct App {
 
 impl App {
     /// Builds the service from `config` with the system clock.
-    pub(crate) async fn build(config: Config) -> Result<Self, StartupError> {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
         Self::build_with_clock(config, Clock::system()).await
     }
 
