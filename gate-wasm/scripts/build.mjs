@@ -195,11 +195,10 @@ manifest.version = engine.version;
 writeFileSync(join(pkg, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
 
 const wasm = readFileSync(join(pkg, "gate.wasm"));
-writeFileSync(
-  join(pkg, "wasm-base64.cjs"),
+const embedded = Buffer.from(
   `// The bytes of gate.wasm, for the entries that compile it themselves (index.js, index.cjs).\nexports.base64 = "${wasm.toString("base64")}";\n`,
 );
+writeFileSync(join(pkg, "wasm-base64.cjs"), embedded);
 const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
-console.log(
-  `built ${pkg}: gate.wasm ${kb(wasm.length)} raw, ${kb(gzipSync(wasm, { level: 9 }).length)} gzipped`,
-);
+const sizes = (bytes) => `${kb(bytes.length)} raw, ${kb(gzipSync(bytes, { level: 9 }).length)} gzipped`;
+console.log(`built ${pkg}: gate.wasm ${sizes(wasm)}; wasm-base64.cjs ${sizes(embedded)}`);
