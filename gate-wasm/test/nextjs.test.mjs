@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -187,6 +187,22 @@ for (const { bundler, flags, entryFile } of builds) {
         runtime: "nodejs",
         decision: expected,
       });
+    });
+
+    // Next's local edge sandbox only warns when WebAssembly is compiled from bytes; deployed edge
+    // runtimes refuse it. The edge code must import gate.wasm as a module instead.
+    test("edge code carries gate.wasm as a compiled module, not as bytes", () => {
+      const manifest = JSON.parse(readFileSync(join(dir, ".next", "server", "middleware-manifest.json"), "utf8"));
+      const edge = { "/api/edge/route": manifest.functions["/api/edge/route"] };
+      if (entryFile === "middleware.ts") edge.middleware = manifest.middleware["/"];
+      for (const [name, fn] of Object.entries(edge)) {
+        assert.ok(fn !== undefined, `${name} is not an edge function`);
+        assert.ok(fn.wasm?.length > 0, `${name} binds no .wasm module`);
+        for (const file of fn.files) {
+          // "AGFzbQ" begins the base64 text of every wasm module ("\0asm").
+          assert.doesNotMatch(readFileSync(join(dir, ".next", file), "utf8"), /AGFzbQ/, `${name}: ${file}`);
+        }
+      }
     });
 
     if (entryFile === "proxy.ts") {
