@@ -1,5 +1,5 @@
-// The edge entry, as Cloudflare Workers and Next.js middleware use it: the application
-// compiles (or imports) the WebAssembly.Module and hands it to initGate.
+// The explicit-init entry @tollgate/gate/edge, for runtimes the package's conditions do not
+// cover: the application compiles (or imports) the WebAssembly.Module and hands it to initGate.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
