@@ -27,7 +27,7 @@ let memory = null;
 let reasons = [];
 let warnings = [];
 
-/** Called by the entry points once the wasm module is instantiated. */
+/** Called by `load` (load.js) once the wasm module is instantiated. */
 export function attach(exports) {
   memory = exports.memory;
   reasons = JSON.parse(reasonCodes());

@@ -1,12 +1,12 @@
-// Entry point for runtimes that may not compile WebAssembly from bytes (Cloudflare Workers,
-// Next.js edge middleware): the application imports the module itself and hands it over.
+// Entry point for runtimes where the application hands over the compiled module itself:
 //
 //   import wasm from "@tollgate/gate/gate.wasm";
 //   import { initGate, Gate } from "@tollgate/gate/edge";
 //   initGate(wasm);
+//
+// Next.js and Cloudflare Workers need none of this: `@tollgate/gate` loads the module there.
 
-import { initSync } from "tollgate:bindgen";
-import { GateError, attach } from "./api.js";
+import { load } from "./load.js";
 
 export { Catalog, Gate, GateError, buildSnapshot } from "./api.js";
 
@@ -15,12 +15,6 @@ let ready = false;
 /** Instantiates the gate from an already compiled `WebAssembly.Module`; later calls do nothing. */
 export function initGate(module) {
   if (ready) return;
-  if (!(module instanceof WebAssembly.Module)) {
-    throw new GateError(
-      "invalid_module",
-      "initGate: expected the WebAssembly.Module of @tollgate/gate/gate.wasm",
-    );
-  }
-  attach(initSync({ module }));
+  load(module, "initGate");
   ready = true;
 }

@@ -2,8 +2,9 @@
 //   1. cargo: tollgate-gate for wasm32-unknown-unknown, profile `wasm`, feature `js`;
 //   2. wasm-bindgen (target `web`, whose glue offers initSync({ module }));
 //   3. wasm-opt -Oz from npm `binaryen` (Debian's binaryen produces broken modules);
-//   4. esbuild: the Node entry as ESM (index.js) and CommonJS (index.cjs), the edge entry
-//      (edge.js), each one self-contained;
+//   4. esbuild: the bytes entry as ESM (index.js) and CommonJS (index.cjs), both reading the
+//      module from wasm-base64.cjs; the module-import entry for Next.js's edge runtime
+//      (edge-light.js) and for Cloudflare Workers (workerd.js); the explicit-init entry (edge.js);
 //   5. declarations, README and package.json (version taken from the crate).
 //
 // Usage: npm --prefix gate-wasm run build   (WASM_BINDGEN_BIN overrides the wasm-bindgen binary)
@@ -120,42 +121,67 @@ run(wasmOpt, [
   join(pkg, "gate.wasm"),
 ]);
 
-// 4. The JavaScript entries, each bundled with the glue.
+// 4. The JavaScript entries, each bundled with the glue. The glue also exports the two steps
+// of its `initSync`, so load.js can instantiate a module compiled in another realm.
+const glueFile = join(glue, "gate.js");
 const glueResolver = {
   name: "tollgate-bindgen",
   setup(build) {
-    build.onResolve({ filter: /^tollgate:bindgen$/ }, () => ({ path: join(glue, "gate.js") }));
+    build.onResolve({ filter: /^tollgate:bindgen$/ }, () => ({ path: glueFile }));
+    build.onLoad({ filter: /[\\/]gate\.js$/ }, (args) => {
+      if (args.path !== glueFile) return undefined;
+      const source = readFileSync(glueFile, "utf8");
+      return {
+        contents: `${source}\nexport { __wbg_get_imports as imports, __wbg_finalize_init as finalize };\n`,
+        loader: "js",
+      };
+    });
   },
 };
+// Resolves `tollgate:<name>` to a file next to the entry, left to the user's bundler or runtime.
+const sibling = (files) => ({
+  name: "tollgate-siblings",
+  setup(build) {
+    build.onResolve({ filter: /^tollgate:wasm-/ }, (args) => {
+      const path = files[args.path];
+      return path === undefined ? undefined : { path, external: true };
+    });
+  },
+});
 const common = {
   bundle: true,
   platform: "neutral",
   target: "es2022",
-  plugins: [glueResolver],
   legalComments: "none",
   logLevel: "warning",
 };
-await esbuild.build({
-  ...common,
-  entryPoints: [join(js, "node.js")],
-  outfile: join(pkg, "index.js"),
-  format: "esm",
-  external: ["node:fs"],
-});
-await esbuild.build({
-  ...common,
-  entryPoints: [join(js, "node.js")],
-  outfile: join(pkg, "index.cjs"),
-  format: "cjs",
-  external: ["node:fs"],
-  define: { "import.meta.url": "__gateModuleUrl" },
-  banner: { js: 'const __gateModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
-});
+const bytes = sibling({ "tollgate:wasm-base64": "./wasm-base64.cjs" });
+for (const [format, outfile] of [["esm", "index.js"], ["cjs", "index.cjs"]]) {
+  await esbuild.build({
+    ...common,
+    entryPoints: [join(js, "index.js")],
+    outfile: join(pkg, outfile),
+    format,
+    plugins: [glueResolver, bytes],
+    // Only the glue's unused async init reads import.meta.url; CommonJS has none to give.
+    define: format === "cjs" ? { "import.meta.url": "undefined" } : {},
+  });
+}
+for (const [outfile, wasmImport] of [["edge-light.js", "./gate.wasm?module"], ["workerd.js", "./gate.wasm"]]) {
+  await esbuild.build({
+    ...common,
+    entryPoints: [join(js, "module.js")],
+    outfile: join(pkg, outfile),
+    format: "esm",
+    plugins: [glueResolver, sibling({ "tollgate:wasm-module": wasmImport })],
+  });
+}
 await esbuild.build({
   ...common,
   entryPoints: [join(js, "edge.js")],
   outfile: join(pkg, "edge.js"),
   format: "esm",
+  plugins: [glueResolver],
 });
 
 // 5. Declarations, README and the package manifest.
@@ -169,7 +195,10 @@ manifest.version = engine.version;
 writeFileSync(join(pkg, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
 
 const wasm = readFileSync(join(pkg, "gate.wasm"));
-const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
-console.log(
-  `built ${pkg}: gate.wasm ${kb(wasm.length)} raw, ${kb(gzipSync(wasm, { level: 9 }).length)} gzipped`,
+const embedded = Buffer.from(
+  `// The bytes of gate.wasm, for the entries that compile it themselves (index.js, index.cjs).\nexports.base64 = "${wasm.toString("base64")}";\n`,
 );
+writeFileSync(join(pkg, "wasm-base64.cjs"), embedded);
+const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
+const sizes = (bytes) => `${kb(bytes.length)} raw, ${kb(gzipSync(bytes, { level: 9 }).length)} gzipped`;
+console.log(`built ${pkg}: gate.wasm ${sizes(wasm)}; wasm-base64.cjs ${sizes(embedded)}`);

@@ -1,12 +1,15 @@
-// The edge entry, as Cloudflare Workers and Next.js middleware use it: the application
-// compiles (or imports) the WebAssembly.Module and hands it to initGate.
+// The explicit-init entry @tollgate/gate/edge, for runtimes the package's conditions do not
+// cover: the application compiles (or imports) the WebAssembly.Module and hands it to initGate.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
+import { runInNewContext } from "node:vm";
 
 import * as edge from "../pkg/edge.js";
 import * as node from "../pkg/index.js";
-import { ISSUED_AT, compiledModule, premiumAccount, seedCatalog } from "./support.mjs";
+import { ISSUED_AT, compiledModule, pkgDir, premiumAccount, seedCatalog } from "./support.mjs";
 
 describe("@tollgate/gate/edge", () => {
   test("asks for initGate before use", () => {
@@ -23,8 +26,12 @@ describe("@tollgate/gate/edge", () => {
     );
   });
 
-  test("answers as the Node entry does once given a compiled module", () => {
-    edge.initGate(compiledModule());
+  test("answers as the Node entry does once given a module compiled in another realm", () => {
+    // Next.js's edge sandbox compiles the app's .wasm imports outside the sandbox's realm.
+    const bytes = readFileSync(join(pkgDir, "gate.wasm"));
+    const foreign = runInNewContext("new WebAssembly.Module(bytes)", { bytes });
+    assert.equal(foreign instanceof WebAssembly.Module, false);
+    edge.initGate(foreign);
     edge.initGate(compiledModule()); // a second call does nothing
     const at = ISSUED_AT + 60_000;
     const requests = [

@@ -13,10 +13,12 @@ const consumer = consumerDir();
 writeFileSync(join(consumer, "catalog.toml"), seedCatalog);
 
 /** Runs a script file in the consumer directory and returns its stdout, parsed as JSON. */
-function runScript(name, source) {
+function runScript(name, source, nodeArgs = []) {
   const file = join(consumer, name);
   writeFileSync(file, source);
-  return JSON.parse(execFileSync(process.execPath, [file], { cwd: consumer, encoding: "utf8" }));
+  return JSON.parse(
+    execFileSync(process.execPath, [...nodeArgs, file], { cwd: consumer, encoding: "utf8" }),
+  );
 }
 
 const usage = `
@@ -94,6 +96,19 @@ describe("@tollgate/gate", () => {
     assert.match(esm.edge, /edge\.js$/);
   });
 
+  test("resolves the edge runtimes' conditions to the entries that import the module", () => {
+    const resolve = `console.log(JSON.stringify(import.meta.resolve("@tollgate/gate")));`;
+    for (const [condition, entry] of [
+      ["edge-light", /edge-light\.js$/],
+      ["workerd", /workerd\.js$/],
+      ["worker", /workerd\.js$/],
+      ["browser", /index\.js$/],
+    ]) {
+      const resolved = runScript(`resolve-${condition}.mjs`, resolve, [`--conditions=${condition}`]);
+      assert.match(resolved, entry, condition);
+    }
+  });
+
   test("packs its entries, declarations, wasm and README", () => {
     const [packed] = JSON.parse(
       execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
@@ -104,6 +119,7 @@ describe("@tollgate/gate", () => {
     assert.equal(packed.name, "@tollgate/gate");
     assert.deepEqual(packed.files.map((f) => f.path).sort(), [
       "README.md",
+      "edge-light.js",
       "edge.d.ts",
       "edge.js",
       "gate.wasm",
@@ -113,6 +129,8 @@ describe("@tollgate/gate", () => {
       "index.d.ts",
       "index.js",
       "package.json",
+      "wasm-base64.cjs",
+      "workerd.js",
     ]);
     const manifest = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8"));
     assert.match(manifest.version, /^\d+\.\d+\.\d+/);

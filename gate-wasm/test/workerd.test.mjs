@@ -1,17 +1,18 @@
-// The edge entry inside workerd, the Cloudflare Workers runtime (through Miniflare), where
-// WebAssembly may not be compiled from bytes. The worker is bundled as wrangler bundles one:
-// `@tollgate/gate/edge` resolved through the package's exports, the .wasm imported as a
-// compiled module.
+// The package inside workerd, the Cloudflare Workers runtime (through Miniflare), where
+// WebAssembly may not be compiled from bytes: the plain `@tollgate/gate` import in a Worker
+// bundled by wrangler, and the explicit-init entry `@tollgate/gate/edge` with the .wasm imported
+// as a compiled module.
 
 import assert from "node:assert/strict";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as esbuild from "esbuild";
 import { Miniflare } from "miniflare";
 
 import * as node from "../pkg/index.js";
-import { ISSUED_AT, consumerDir, pkgDir, premiumAccount, seedCatalog } from "./support.mjs";
+import { ISSUED_AT, consumerDir, gateDir, pkgDir, premiumAccount, seedCatalog } from "./support.mjs";
 
 const workerSource = `
 import wasm from "@tollgate/gate/gate.wasm";
@@ -135,5 +136,67 @@ describe("@tollgate/gate/edge in workerd", () => {
     });
     assert.equal(out.error.gate, true);
     assert.equal(out.error.code, "unknown_default_plan");
+  });
+});
+
+const plainWorker = `
+import { Catalog, Gate, buildSnapshot } from "@tollgate/gate";
+
+export default {
+  async fetch(request) {
+    const { catalog, account, issuedAt, checks, now } = await request.json();
+    const gate = Gate.fromSnapshot(buildSnapshot(Catalog.parse(catalog), account, issuedAt));
+    return Response.json({ decisions: gate.checkMany(checks, now) });
+  },
+};
+`;
+
+describe("@tollgate/gate in a Worker bundled by wrangler", () => {
+  let mf;
+
+  before(async () => {
+    const dir = consumerDir();
+    writeFileSync(join(dir, "worker.js"), plainWorker);
+    writeFileSync(
+      join(dir, "wrangler.toml"),
+      'name = "gate-plain-import"\nmain = "worker.js"\ncompatibility_date = "2025-01-01"\n',
+    );
+    execFileSync(
+      process.execPath,
+      [join(gateDir, "node_modules", "wrangler", "bin", "wrangler.js"), "deploy", "--dry-run", "--outdir", "dist"],
+      {
+        cwd: dir,
+        stdio: ["ignore", "ignore", "inherit"],
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      },
+    );
+    const out = join(dir, "dist");
+    assert.ok(readdirSync(out).some((f) => f.endsWith(".wasm")), "wrangler bundled no .wasm module");
+    mf = new Miniflare({
+      modules: true,
+      scriptPath: join(out, "worker.js"),
+      modulesRoot: out,
+      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+      compatibilityDate: "2025-01-01",
+    });
+    await mf.ready;
+  });
+
+  after(async () => {
+    await mf?.dispose();
+  });
+
+  test("answers as the Node entry does, with no init call", async () => {
+    const at = ISSUED_AT + 60_000;
+    const checks = [{ feature: "projects", amount: 2 }, { feature: "api_calls", amount: 10_001 }];
+    const response = await mf.dispatchFetch("http://localhost/", {
+      method: "POST",
+      body: JSON.stringify({ catalog: seedCatalog, account: premiumAccount(), issuedAt: ISSUED_AT, checks, now: at }),
+    });
+    assert.equal(response.status, 200);
+    const gate = node.Gate.fromSnapshot(
+      node.buildSnapshot(node.Catalog.parse(seedCatalog), premiumAccount(), ISSUED_AT),
+    );
+    assert.deepEqual((await response.json()).decisions, gate.checkMany(checks, at));
   });
 });
