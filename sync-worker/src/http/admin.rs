@@ -62,16 +62,10 @@ fn api(error: AdminError) -> ApiError {
 
 /// The audit actor of a request: its caller and its request id.
 fn actor(caller: &Caller, headers: &HeaderMap) -> Actor {
-    let request_id = headers
-        .get(REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|id| !id.is_empty() && id.len() <= 200)
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     Actor {
         actor: caller.actor.clone(),
         role: caller.role.as_str(),
-        request_id: Some(request_id),
+        request_id: Some(super::billing::request_id(headers)),
     }
 }
 

@@ -6,7 +6,7 @@
 //! stored under the key and its audit row written. A refused call releases its key and writes
 //! only its audit row.
 
-use super::auth::{Authorized, forbidden, min};
+use super::auth::{Authorized, MinRole, forbidden, min};
 use super::{ApiError, AppState};
 use crate::auth::{Caller, Role};
 use crate::billing::{BillingError, Done, OrderPage, OrdersQuery, Proration};
@@ -16,18 +16,24 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, Path, Query, Request, State,
+};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::future::Future;
+use std::marker::PhantomData;
 
 /// The header of a request's id, taken from the caller or made here, and echoed.
 pub(crate) const REQUEST_ID: &str = "x-request-id";
 pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The largest body a `/v1` call takes.
+const BODY_LIMIT: usize = 64 * 1024;
 
 pub(crate) fn router(state: AppState) -> Router<AppState> {
     let app = Router::new()
@@ -42,7 +48,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
     let admin = Router::new()
         .route("/v1/refunds", post(refund))
         .route_layer(super::auth::require::<min::Admin>(state));
-    app.merge(admin).layer(DefaultBodyLimit::max(64 * 1024))
+    app.merge(admin).layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
 /// What the handlers learn from a request besides its body.
@@ -54,14 +60,8 @@ struct Call {
 }
 
 impl Call {
-    fn new(
-        caller: Caller,
-        method: &Method,
-        uri: &OriginalUri,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<Self, ApiError> {
-        let key = match headers.get(IDEMPOTENCY_KEY) {
+    fn new(caller: Caller, parts: &Parts, body: &[u8]) -> Result<Self, ApiError> {
+        let key = match parts.headers.get(IDEMPOTENCY_KEY) {
             None => None,
             Some(value) => {
                 let key = value.to_str().ok().map(str::trim).unwrap_or_default();
@@ -74,18 +74,45 @@ impl Call {
                 Some(key.to_owned())
             }
         };
-        let request_id = headers
-            .get(REQUEST_ID)
-            .and_then(|value| value.to_str().ok())
-            .map(str::trim)
-            .filter(|id| !id.is_empty() && id.len() <= 200)
-            .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+        // The path as the client sent it (nested routers see theirs without the prefix).
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.path(), |uri| uri.0.path());
         Ok(Call {
             caller,
-            request_id,
+            request_id: request_id(&parts.headers),
             key,
-            digest: idempotency::request_digest(method.as_str(), uri.0.path(), &canonical(body)),
+            digest: idempotency::request_digest(parts.method.as_str(), path, &canonical(body)),
         })
+    }
+}
+
+/// The request's id: the caller's `X-Request-Id` when it is usable, else a new one.
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 200)
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+}
+
+/// A mutating call: who makes it (a caller whose role includes `R`'s), the [`Call`] its
+/// idempotency key and audit row need, and its body.
+struct Mutation<R>(Call, Bytes, PhantomData<R>);
+
+impl<R: MinRole> FromRequest<AppState> for Mutation<R> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let Authorized(caller, _) = Authorized::<R>::from_request_parts(&mut parts, state).await?;
+        let body = axum::body::to_bytes(body, BODY_LIMIT)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge(BODY_LIMIT).into_response())?;
+        let call = Call::new(caller, &parts, &body).map_err(IntoResponse::into_response)?;
+        Ok(Mutation(call, body, PhantomData))
     }
 }
 
@@ -320,13 +347,8 @@ struct CustomerBody {
 /// `POST /v1/customers` `{customer, email, name?}`.
 async fn create_customer(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::App>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    Mutation(call, body, _): Mutation<min::App>,
 ) -> Result<Response, ApiError> {
-    let call = Call::new(caller, &method, &uri, &headers, &body)?;
     let request: CustomerBody = parse(&body)?;
     let audit = (
         "billing.customer_create",
@@ -353,13 +375,8 @@ struct CheckoutBody {
 /// `POST /v1/checkouts` `{customer, plan, success_url, return_url?}`.
 async fn checkout(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::App>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    Mutation(call, body, _): Mutation<min::App>,
 ) -> Result<Response, ApiError> {
-    let call = Call::new(caller, &method, &uri, &headers, &body)?;
     let request: CheckoutBody = parse(&body)?;
     let audit = (
         "billing.checkout",
@@ -387,13 +404,8 @@ struct PortalBody {
 /// `POST /v1/portal-sessions` `{customer, return_url?}`.
 async fn portal(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::App>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    Mutation(call, body, _): Mutation<min::App>,
 ) -> Result<Response, ApiError> {
-    let call = Call::new(caller, &method, &uri, &headers, &body)?;
     let request: PortalBody = parse(&body)?;
     let audit = (
         "billing.portal_session",
@@ -419,14 +431,9 @@ struct PlanBody {
 /// `POST /v1/customers/{c}/plan` `{plan, proration?}`.
 async fn change_plan(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::App>,
     Path(customer): Path<String>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    Mutation(call, body, _): Mutation<min::App>,
 ) -> Result<Response, ApiError> {
-    let call = Call::new(caller, &method, &uri, &headers, &body)?;
     let request: PlanBody = parse(&body)?;
     let audit = (
         "billing.plan_change",
@@ -456,18 +463,13 @@ fn yes() -> bool {
 /// (support).
 async fn cancel(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::App>,
     Path(customer): Path<String>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    Mutation(call, body, _): Mutation<min::App>,
 ) -> Result<Response, ApiError> {
     let request: CancelBody = parse(&body)?;
-    if !request.at_period_end && !caller.has(Role::Support) {
-        return Err(forbidden(&caller, Role::Support));
+    if !request.at_period_end && !call.caller.has(Role::Support) {
+        return Err(forbidden(&call.caller, Role::Support));
     }
-    let call = Call::new(caller, &method, &uri, &headers, &body)?;
     let action = if request.at_period_end {
         "billing.cancel"
     } else {
@@ -487,14 +489,9 @@ async fn cancel(
 /// `POST /v1/customers/{c}/uncancel`.
 async fn uncancel(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::App>,
     Path(customer): Path<String>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    Mutation(call, _, _): Mutation<min::App>,
 ) -> Result<Response, ApiError> {
-    let call = Call::new(caller, &method, &uri, &headers, &body)?;
     let audit = (
         "billing.uncancel",
         format!("customer:{customer}"),
@@ -518,13 +515,8 @@ struct RefundBody {
 /// `POST /v1/refunds` `{order, amount?, reason, comment?}` with `Idempotency-Key` (admin).
 async fn refund(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::Admin>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    Mutation(call, body, _): Mutation<min::Admin>,
 ) -> Result<Response, ApiError> {
-    let call = Call::new(caller, &method, &uri, &headers, &body)?;
     let request: RefundBody = parse(&body)?;
     let audit = ("billing.refund", format!("order:{}", request.order), None);
     Ok(mutate(&state, &call, audit, true, || {
