@@ -1,4 +1,5 @@
-//! `api_key_outbox`: API-key puts and deletes waiting for Workers KV, in id order.
+//! `api_key_outbox`: API-key puts and deletes waiting for Workers KV, in id order. Rows are
+//! marked published or failed like the snapshot outbox's (`publish_outbox::Outbox`).
 
 use sqlx::PgConnection;
 
@@ -37,37 +38,4 @@ pub(crate) async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<Due
     .bind(limit)
     .fetch_all(conn)
     .await
-}
-
-pub(crate) async fn mark_published(
-    conn: &mut PgConnection,
-    ids: &[i64],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE api_key_outbox SET published_at = now(), attempts = attempts + 1
-         WHERE id = ANY($1)",
-    )
-    .bind(ids)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Records a failed attempt with the snapshot outbox's backoff (1 s doubling, at most 5 min).
-pub(crate) async fn mark_failed(
-    conn: &mut PgConnection,
-    ids: &[i64],
-    error: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE api_key_outbox SET attempts = attempts + 1, last_error = $2,
-             next_attempt_at = now() + least(interval '5 minutes',
-                                              interval '1 second' * power(2, least(attempts, 12)))
-         WHERE id = ANY($1)",
-    )
-    .bind(ids)
-    .bind(error)
-    .execute(conn)
-    .await?;
-    Ok(())
 }

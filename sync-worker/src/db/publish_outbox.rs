@@ -35,38 +35,60 @@ pub(crate) async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<Due
     .await
 }
 
-/// Marks the rows `ids` published.
+/// The outboxes the publisher drains together: snapshots (this table) and API keys
+/// (`api_key_outbox`). Both are marked, and back off, alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outbox {
+    Snapshots,
+    ApiKeys,
+}
+
+impl Outbox {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Snapshots => "publish_outbox",
+            Self::ApiKeys => "api_key_outbox",
+        }
+    }
+}
+
+/// Marks the rows `ids` of `outbox` published.
 pub(crate) async fn mark_published(
     conn: &mut PgConnection,
+    outbox: Outbox,
     ids: &[i64],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE publish_outbox SET published_at = now(), attempts = attempts + 1
-         WHERE id = ANY($1)",
-    )
-    .bind(ids)
-    .execute(conn)
-    .await?;
+    let sql = format!(
+        "UPDATE {} SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
+        outbox.table()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
-/// Records a failed attempt on the rows `ids` and schedules the next: 1 s after the first
-/// failure, doubling each time, at most 5 minutes apart.
+/// Records a failed attempt on the rows `ids` of `outbox` and schedules the next: 1 s after
+/// the first failure, doubling each time, at most 5 minutes apart.
 pub(crate) async fn mark_failed(
     conn: &mut PgConnection,
+    outbox: Outbox,
     ids: &[i64],
     error: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE publish_outbox SET attempts = attempts + 1, last_error = $2,
+    let sql = format!(
+        "UPDATE {} SET attempts = attempts + 1, last_error = $2,
              next_attempt_at = now() + least(interval '5 minutes',
                                               interval '1 second' * power(2, least(attempts, 12)))
          WHERE id = ANY($1)",
-    )
-    .bind(ids)
-    .bind(error)
-    .execute(conn)
-    .await?;
+        outbox.table()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .bind(error)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use crate::db::{
     self,
-    publish_outbox::{self, Due},
+    publish_outbox::{self, Due, Outbox},
 };
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
@@ -128,8 +128,8 @@ pub async fn run_once(pool: &PgPool, sink: &Sink) -> Result<Pass, sqlx::Error> {
     let keys = latest_per_key(claimed_keys);
     let pass = match sink.send(&entries, &keys).await {
         Ok(()) => {
-            publish_outbox::mark_published(&mut tx, &ids).await?;
-            db::api_key_outbox::mark_published(&mut tx, &key_ids).await?;
+            publish_outbox::mark_published(&mut tx, Outbox::Snapshots, &ids).await?;
+            publish_outbox::mark_published(&mut tx, Outbox::ApiKeys, &key_ids).await?;
             Pass {
                 rows: ids.len() + key_ids.len(),
                 written: entries.len() + keys.len(),
@@ -138,8 +138,10 @@ pub async fn run_once(pool: &PgPool, sink: &Sink) -> Result<Pass, sqlx::Error> {
         }
         Err(error) => {
             tracing::warn!(error = %error, rows = ids.len() + key_ids.len(), "publishing snapshots failed; will retry");
-            publish_outbox::mark_failed(&mut tx, &ids, &error.to_string()).await?;
-            db::api_key_outbox::mark_failed(&mut tx, &key_ids, &error.to_string()).await?;
+            publish_outbox::mark_failed(&mut tx, Outbox::Snapshots, &ids, &error.to_string())
+                .await?;
+            publish_outbox::mark_failed(&mut tx, Outbox::ApiKeys, &key_ids, &error.to_string())
+                .await?;
             Pass {
                 rows: 0,
                 written: 0,
