@@ -2,11 +2,11 @@
 //! answer. What each one does is in [`crate::admin`].
 //!
 //! Reads need role `viewer`; grants, usage adjustments and webhook replay `support`; API keys
-//! `admin`. Each handler takes [`Authorized`] first, so a caller without the role is turned
+//! `admin`. Each handler takes [`Authorized`] (or `By`, which adds the audit actor) first, so a caller without the role is turned
 //! away before the request is read. Mutating calls echo `X-Request-Id` (the caller's, or one
 //! made here), which their audit row records.
 
-use super::auth::{Authorized, min};
+use super::auth::{Authorized, MinRole, min};
 use super::billing::REQUEST_ID;
 use super::{ApiError, AppState};
 use crate::admin::adjustments::{self, AdjustmentRequest};
@@ -17,7 +17,8 @@ use crate::auth::Caller;
 use crate::db;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -25,6 +26,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::marker::PhantomData;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -57,6 +59,21 @@ fn api(error: AdminError) -> ApiError {
         },
         AdminError::Database(error) => ApiError::from(error),
         other => ApiError::internal(other),
+    }
+}
+
+/// The audit actor of a request whose caller's role includes `R`'s.
+struct By<R>(Actor, PhantomData<R>);
+
+impl<R: MinRole> FromRequestParts<AppState> for By<R> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Authorized(caller, _) = Authorized::<R>::from_request_parts(parts, state).await?;
+        Ok(By(actor(&caller, &parts.headers), PhantomData))
     }
 }
 
@@ -146,11 +163,9 @@ async fn list_grants(
 /// `POST /v1/admin/grants` `{customer, feature, amount, expires_at?, reason}` (support).
 async fn create_grant(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::Support>,
-    headers: HeaderMap,
+    By(by, _): By<min::Support>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let by = actor(&caller, &headers);
     let request: GrantRequest = body(&bytes)?;
     let grant = grants::create(
         &state.pool,
@@ -173,12 +188,10 @@ struct EndParams {
 /// `DELETE /v1/admin/grants/{id}?reason=` (support): ends the grant now.
 async fn end_grant(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::Support>,
-    headers: HeaderMap,
+    By(by, _): By<min::Support>,
     Path(id): Path<String>,
     params: Result<Query<EndParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let by = actor(&caller, &headers);
     let params = query(params)?;
     let Ok(id) = id.parse::<i64>() else {
         return Err(api(AdminError::refused(
@@ -203,11 +216,9 @@ async fn end_grant(
 /// `POST /v1/admin/usage-adjustments` `{customer, feature, delta, reason}` (support).
 async fn adjust(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::Support>,
-    headers: HeaderMap,
+    By(by, _): By<min::Support>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let by = actor(&caller, &headers);
     let request: AdjustmentRequest = body(&bytes)?;
     let adjusted = adjustments::create(
         &state.pool,
@@ -278,11 +289,9 @@ async fn webhooks(
 /// `POST /v1/admin/webhooks/{webhook-id}/replay` (support): applies a stored delivery again.
 async fn replay(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::Support>,
-    headers: HeaderMap,
+    By(by, _): By<min::Support>,
     Path(webhook_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let by = actor(&caller, &headers);
     let entry = db::audit::Entry {
         actor: &by.actor,
         role: Some(by.role),
@@ -426,11 +435,9 @@ struct KeyBody {
 /// `POST /v1/admin/api-keys` `{customer, name}` (admin): the key is in this answer only.
 async fn create_key(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::Admin>,
-    headers: HeaderMap,
+    By(by, _): By<min::Admin>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let by = actor(&caller, &headers);
     let request: KeyBody = body(&bytes)?;
     let (row, key) = api_keys::create(
         &state.pool,
@@ -454,11 +461,9 @@ async fn create_key(
 /// `DELETE /v1/admin/api-keys/{id}` (admin): the key stops opening the edge.
 async fn revoke_key(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<min::Admin>,
-    headers: HeaderMap,
+    By(by, _): By<min::Admin>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let by = actor(&caller, &headers);
     let Ok(id) = id.parse::<i64>() else {
         return Err(api(AdminError::refused(
             404,
