@@ -2,8 +2,8 @@
 //! answer. What each one does is in [`crate::admin`].
 //!
 //! Reads need role `viewer`; grants, usage adjustments and webhook replay `support`; API keys
-//! `admin`. Each handler takes [`Authorized`] (or `By`, which adds the audit actor) first, so a caller without the role is turned
-//! away before the request is read. Mutating calls echo `X-Request-Id` (the caller's, or one
+//! `admin`. Each handler takes [`Authorized`] (or `By`, which adds the audit actor) first, so
+//! a caller without the role is turned away before the request is read. Mutating calls echo `X-Request-Id` (the caller's, or one
 //! made here), which their audit row records.
 
 use super::auth::{Authorized, MinRole, min};
