@@ -339,7 +339,8 @@ async fn checkout_page(State(sim): State<Arc<Shared>>, Path(secret): Path<String
     } else {
         format!("<p>This checkout is {status}.</p>")
     };
-    Html(format!("<!doctype html><title>Checkout</title><h1>{escaped}</h1><p>{price} per period (simulated)</p>{button}"))
+    // The empty icon link keeps browsers from asking for /favicon.ico, which the API refuses.
+    Html(format!("<!doctype html><title>Checkout</title><link rel=\"icon\" href=\"data:,\"><h1>{escaped}</h1><p>{price} per period (simulated)</p>{button}"))
         .into_response()
 }
 
