@@ -6,22 +6,20 @@
 // started here and drops the database.
 
 import { spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-import {
-  repoDir,
-  SECRET,
-  serveOrigin,
-  sha256Hex,
-  startWorker,
-  USAGE_TOKEN,
-} from "../../edge-worker/test/harness.mjs";
+const repoDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-export { SECRET, sha256Hex };
+// The edge worker's harness needs the built Worker as soon as it is imported, so it is loaded
+// only for a stack that includes the Worker.
+const edgeHarness = () => import("../../edge-worker/test/harness.mjs");
+
+export const sha256Hex = (text) => createHash("sha256").update(text).digest("hex");
 
 /** The route rules the tests' Worker gates with (those of edge-worker/wrangler.toml). */
 export const ROUTES = [
@@ -154,9 +152,11 @@ class Part {
  * - `stop()`.
  *
  * `seed` is the simulator's seed: `catalog` (the products of examples/catalog.toml) or `demo`
- * (those, the per-seat Team Seats product and the demo customers).
+ * (those, the per-seat Team Seats product and the demo customers). With `edge: false` no Worker
+ * or origin is started and the sync worker publishes nowhere (`edge` is then null); `tollgate(args)`
+ * runs the `tollgate` command on the chain's database.
  */
-export async function startStack({ seed = "catalog" } = {}) {
+export async function startStack({ seed = "catalog", edge = true } = {}) {
   const logDir = mkdtempSync(join(tmpdir(), "tollgate-e2e-"));
   const database = `tollgate_e2e_${randomBytes(6).toString("hex")}`;
   const parts = [];
@@ -205,14 +205,23 @@ export async function startStack({ seed = "catalog" } = {}) {
     });
 
     // The origin and the Worker, whose usage goes to the sync worker.
-    origin = await serveOrigin();
-    worker = await startWorker({
-      TOLLGATE_ORIGIN: origin.url,
-      TOLLGATE_ROUTES: JSON.stringify(ROUTES),
-      TOLLGATE_UPGRADE_URL: UPGRADE_URL,
-      TOLLGATE_USAGE_URL: `${syncUrl}/v1/usage`,
-    });
-    const edgeUrl = (await worker.mf.ready).toString().replace(/\/$/, "");
+    let edgeUrl;
+    // The Worker reports usage with the harness's token; without it, any token will do.
+    let apiToken = `test-api-token-${randomBytes(8).toString("hex")}`;
+    let internalSecret;
+    if (edge) {
+      const { serveOrigin, startWorker, USAGE_TOKEN, SECRET } = await edgeHarness();
+      apiToken = USAGE_TOKEN;
+      internalSecret = SECRET;
+      origin = await serveOrigin();
+      worker = await startWorker({
+        TOLLGATE_ORIGIN: origin.url,
+        TOLLGATE_ROUTES: JSON.stringify(ROUTES),
+        TOLLGATE_UPGRADE_URL: UPGRADE_URL,
+        TOLLGATE_USAGE_URL: `${syncUrl}/v1/usage`,
+      });
+      edgeUrl = (await worker.mf.ready).toString().replace(/\/$/, "");
+    }
 
     // The sync worker, publishing to the Worker.
     const syncPart = new Part(
@@ -225,13 +234,13 @@ export async function startStack({ seed = "catalog" } = {}) {
           DATABASE_URL: databaseUrl,
           TOLLGATE_CATALOG: join(repoDir, "examples", "catalog.toml"),
           TOLLGATE_LISTEN: `127.0.0.1:${syncPort}`,
-          TOLLGATE_API_TOKEN: USAGE_TOKEN,
+          TOLLGATE_API_TOKEN: apiToken,
           POLAR_WEBHOOK_SECRET: secret,
           POLAR_ORGANIZATION_TOKEN: SIM_TOKEN,
           POLAR_API_URL: simUrl,
-          TOLLGATE_PUBLISH_SINK: "edge",
-          TOLLGATE_EDGE_URL: edgeUrl,
-          TOLLGATE_INTERNAL_SECRET: SECRET,
+          ...(edge
+            ? { TOLLGATE_PUBLISH_SINK: "edge", TOLLGATE_EDGE_URL: edgeUrl, TOLLGATE_INTERNAL_SECRET: internalSecret }
+            : { TOLLGATE_PUBLISH_SINK: "none" }),
           RUST_LOG: process.env.RUST_LOG ?? "info",
         },
       },
@@ -257,7 +266,7 @@ export async function startStack({ seed = "catalog" } = {}) {
       const res = await fetch(`${syncUrl}${path}`, {
         method,
         headers: {
-          authorization: `Bearer ${USAGE_TOKEN}`,
+          authorization: `Bearer ${apiToken}`,
           ...(body === undefined ? {} : { "content-type": "application/json" }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -296,7 +305,7 @@ export async function startStack({ seed = "catalog" } = {}) {
         put: (path, body) => syncCall("PUT", path, body),
         assertRunning: () => syncPart.assertRunning(),
       },
-      edge: {
+      edge: edge ? {
         ...worker,
         url: edgeUrl,
         /** Registers an API key for `customer` with the Worker; returns the key. */
@@ -306,9 +315,17 @@ export async function startStack({ seed = "catalog" } = {}) {
           if (res.status !== 200) throw new Error(`key publish: ${JSON.stringify(res.body)}`);
           return key;
         },
-      },
+      } : null,
       origin,
-      db: { query: (sql) => psql(database, sql) },
+      db: { url: databaseUrl, query: (sql) => psql(database, sql) },
+      tollgate: (args) => {
+        const run = spawnSync(binary("tollgate", "TOLLGATE_BIN"), args, {
+          encoding: "utf8",
+          env: { ...process.env, DATABASE_URL: databaseUrl },
+        });
+        if (run.status !== 0) throw new Error(`tollgate ${args.join(" ")} failed: ${run.stderr}`);
+        return run.stdout;
+      },
       stop,
     };
   } catch (error) {
