@@ -20,7 +20,15 @@ export async function middleware(request: NextRequest) {
     login.searchParams.set("next", request.nextUrl.pathname);
     return NextResponse.redirect(login);
   }
-  const decision = (await entitlements(customer))?.gate.check(FEATURE);
+  let current;
+  try {
+    current = await entitlements(customer);
+  } catch (error) {
+    // No snapshot was ever fetched for this customer and the sync worker does not answer.
+    console.error("middleware: entitlements unavailable", error);
+    return new NextResponse("Your plan cannot be checked right now; try again in a moment.", { status: 503 });
+  }
+  const decision = current?.gate.check(FEATURE);
   if (decision?.allowed) return NextResponse.next();
   const billing = new URL("/billing", request.url);
   if (decision?.upgrade) billing.searchParams.set("upgrade", decision.upgrade.plan);

@@ -51,8 +51,9 @@ export async function entitlements(customer: string, { fresh = false } = {}): Pr
     cached.fetchedAt = now;
     return cached;
   }
+  // The replaced Gate is not freed here: a request that read it may still be using it. The
+  // package releases its memory when it is garbage-collected.
   const entry = { snapshot, gate: Gate.fromSnapshot(snapshot), fetchedAt: now };
-  cached?.gate.free();
   cache.set(customer, entry);
   return entry;
 }

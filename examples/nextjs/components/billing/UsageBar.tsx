@@ -21,8 +21,8 @@ export function UsageBar({ feature, decision, warnAt = 0.8, unit }: UsageBarProp
     return (
       <div className="tg-usage tg-usage--unlimited" data-feature={feature}>
         <div className="tg-usage__head">
-          <span id={id}>{label}</span>
-          <span aria-describedby={id}>{formatQuantity(used, unit)} used · Unlimited</span>
+          <span>{label}</span>
+          <span>{formatQuantity(used, unit)} used · Unlimited</span>
         </div>
         {reset}
       </div>
