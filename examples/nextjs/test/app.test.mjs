@@ -92,7 +92,9 @@ test("a Free user who opens analytics lands on billing with the upgrade, usage a
 
 test("upgrading through the checkout brings Premium to billing and opens analytics", async () => {
   const page = fayPage ?? assert.fail("the Free user's page is missing");
-  await page.getByRole("button", { name: "Upgrade to Premium", exact: true }).click();
+  // From the keyboard: the upgrade is a real form button.
+  await page.getByRole("button", { name: "Upgrade to Premium", exact: true }).focus();
+  await page.keyboard.press("Enter");
   await page.waitForURL(new RegExp(`^${stack.sim.url}/checkout/`));
   await page.getByRole("heading", { name: "Premium" }).waitFor();
   await shot(page, "checkout");
