@@ -22,7 +22,9 @@ const warmup = 200;
 /** The demo session cookie, as lib/session.ts signs it. */
 function sessionCookie(customer) {
   const b64 = (buffer) => buffer.toString("base64url");
-  const payload = b64(Buffer.from(JSON.stringify({ role: "customer", subject: customer, expires: Math.floor(Date.now() / 1000) + 3600 })));
+  const payload = b64(
+    Buffer.from(JSON.stringify({ role: "customer", subject: customer, expires: Math.floor(Date.now() / 1000) + 3600 })),
+  );
   const signature = b64(createHmac("sha256", SESSION_SECRET).update(payload).digest());
   return `tollgate_demo_session=${payload}.${signature}`;
 }
@@ -60,7 +62,10 @@ const servers = [];
 let copy;
 try {
   await stack.sim.step({ action: "subscribe", customer: "user_budget", product: "premium" });
-  await eventually("user_budget's Premium snapshot", async () => (await stack.sync.get("/v1/entitlements/user_budget")).body?.plan?.key === "premium");
+  await eventually(
+    "user_budget's Premium snapshot",
+    async () => (await stack.sync.get("/v1/entitlements/user_budget")).body?.plan?.key === "premium",
+  );
   const options = { syncUrl: stack.sync.url, appToken, supportToken };
   const withMiddleware = await startApp(options);
   servers.push(withMiddleware);
@@ -81,7 +86,10 @@ try {
   for (let i = 0; i < warmup + requests; i += 1) {
     // Alternate which server goes first, so neither always follows the other.
     const order = i % 2 === 0 ? [withMiddleware, without] : [without, withMiddleware];
-    const [first, second] = [await timed(`${order[0].url}${path}`, cookie), await timed(`${order[1].url}${path}`, cookie)];
+    const [first, second] = [
+      await timed(`${order[0].url}${path}`, cookie),
+      await timed(`${order[1].url}${path}`, cookie),
+    ];
     const [a, b] = order[0] === withMiddleware ? [first, second] : [second, first];
     if (i >= warmup) {
       samples.with.push(a);
@@ -95,7 +103,9 @@ try {
   const w = stats(samples.with);
   const wo = stats(samples.without);
   const f = (ms) => `${ms.toFixed(2)} ms`;
-  console.log(`GET ${path} under next start, ${requests} requests each after ${warmup} of warm-up, interleaved, one at a time:`);
+  console.log(
+    `GET ${path} under next start, ${requests} requests each after ${warmup} of warm-up, interleaved, one at a time:`,
+  );
   console.log(`  with the middleware:    median ${f(w.median)}, p99 ${f(w.p99)}`);
   console.log(`  without the middleware: median ${f(wo.median)}, p99 ${f(wo.p99)}`);
   console.log(`  middleware overhead:    median ${f(w.median - wo.median)}, p99 ${f(w.p99 - wo.p99)}`);

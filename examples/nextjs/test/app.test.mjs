@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { eventually, launchChromium, screenshotDir, startApp, startExampleStack, SUPPORT_PASSCODE } from "./support.mjs";
+import {
+  eventually,
+  launchChromium,
+  screenshotDir,
+  startApp,
+  startExampleStack,
+  SUPPORT_PASSCODE,
+} from "./support.mjs";
 
 let stack;
 let app;
@@ -59,11 +66,15 @@ const planBadge = (page) => page.locator("#tg-plan-heading .tg-plan-badge");
 
 /** A text that shows within `timeoutMs`, reloading if the page does not update itself. */
 async function waitForText(page, locator, text, timeoutMs = 30_000) {
-  await eventually(`"${text}" on ${page.url()}`, async () => {
-    if ((await locator.textContent({ timeout: 2_000 }).catch(() => null))?.trim() === text) return true;
-    await page.reload();
-    return false;
-  }, { timeoutMs, intervalMs: 500 });
+  await eventually(
+    `"${text}" on ${page.url()}`,
+    async () => {
+      if ((await locator.textContent({ timeout: 2_000 }).catch(() => null))?.trim() === text) return true;
+      await page.reload();
+      return false;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
 }
 
 test("a Free user who opens analytics lands on billing with the upgrade, usage and no invoices", async () => {
@@ -107,10 +118,14 @@ test("upgrading through the checkout brings Premium to billing and opens analyti
   await shot(page, "billing-premium");
 
   // The middleware's cache holds a snapshot for a few seconds; the page opens once it renews.
-  await eventually("analytics to open", async () => {
-    await page.goto(`${app.url}/app/analytics`);
-    return new URL(page.url()).pathname === "/app/analytics";
-  }, { timeoutMs: 30_000, intervalMs: 1_000 });
+  await eventually(
+    "analytics to open",
+    async () => {
+      await page.goto(`${app.url}/app/analytics`);
+      return new URL(page.url()).pathname === "/app/analytics";
+    },
+    { timeoutMs: 30_000, intervalMs: 1_000 },
+  );
   await page.getByRole("heading", { name: "Advanced analytics" }).waitFor();
   await shot(page, "analytics");
   await page.context().close();

@@ -44,7 +44,11 @@ function createToken(stack, name, role) {
 export async function startExampleStack() {
   const stack = await startStack({ edge: false });
   try {
-    return { stack, appToken: createToken(stack, "example-app", "app"), supportToken: createToken(stack, "example-support", "support") };
+    return {
+      stack,
+      appToken: createToken(stack, "example-app", "app"),
+      supportToken: createToken(stack, "example-support", "support"),
+    };
   } catch (error) {
     await stack.stop();
     throw error;
@@ -56,7 +60,8 @@ export async function startExampleStack() {
  * Resolves once it answers HTTP; `stop()` ends its process group.
  */
 export async function startApp({ syncUrl, appToken, supportToken, dir = appDir, env = {} }) {
-  if (!existsSync(join(dir, ".next", "BUILD_ID"))) throw new Error(`${dir} is not built: run \`npm --prefix examples/nextjs run build\``);
+  if (!existsSync(join(dir, ".next", "BUILD_ID")))
+    throw new Error(`${dir} is not built: run \`npm --prefix examples/nextjs run build\``);
   const port = await freePort();
   const child = spawn(process.execPath, [nextBin, "start", "-H", "127.0.0.1", "-p", String(port)], {
     cwd: dir,

@@ -18,7 +18,11 @@ export function NewProjectForm() {
         </button>
       </p>
       <div aria-live="polite">
-        {state?.ok === true ? <p role="status">Created “{state.name}”: you now have {state.projects}.</p> : null}
+        {state?.ok === true ? (
+          <p role="status">
+            Created “{state.name}”: you now have {state.projects}.
+          </p>
+        ) : null}
         {state?.ok === false ? (
           <div className="tg-banner tg-banner--warn" role="alert">
             <p>

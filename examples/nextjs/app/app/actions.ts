@@ -30,11 +30,17 @@ export async function createProject(_: ProjectState, form: FormData): Promise<Pr
   if (customer === null) return { ok: false, reason: "signed_out", message: "Sign in first.", upgrade: null };
   const current = await entitlements(customer, { fresh: true });
   if (current === null) {
-    return { ok: false, reason: "unavailable", message: "Your account is still being set up; try again in a moment.", upgrade: null };
+    return {
+      ok: false,
+      reason: "unavailable",
+      message: "Your account is still being set up; try again in a moment.",
+      upgrade: null,
+    };
   }
   const decision = current.gate.check("projects", 1);
   if (!decision.allowed) {
-    const limit = decision.limit === null ? "" : ` (${decision.used} of ${decision.limit} on ${current.snapshot.plan.name})`;
+    const limit =
+      decision.limit === null ? "" : ` (${decision.used} of ${decision.limit} on ${current.snapshot.plan.name})`;
     return {
       ok: false,
       reason: decision.reason,

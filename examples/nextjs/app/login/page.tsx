@@ -2,7 +2,11 @@ import { LoginForms } from "./LoginForms";
 
 export const metadata = { title: "Sign in — Acme Projects" };
 
-export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
+export default async function LoginPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | undefined>>;
+}) {
   const { customer, email, next } = await searchParams;
   return (
     <div className="stack">

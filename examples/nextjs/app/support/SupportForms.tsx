@@ -12,7 +12,15 @@ function Result({ state }: { state: SupportFormState }) {
 }
 
 /** Grant and usage-adjustment forms for one customer; both need a reason (kept in the audit log). */
-export function SupportForms({ customer, features, metered }: { customer: string; features: string[]; metered: string[] }) {
+export function SupportForms({
+  customer,
+  features,
+  metered,
+}: {
+  customer: string;
+  features: string[];
+  metered: string[];
+}) {
   const [grantState, grant, granting] = useActionState<SupportFormState, FormData>(addGrant, null);
   const [adjustState, adjust, adjusting] = useActionState<SupportFormState, FormData>(addAdjustment, null);
   return (

@@ -7,7 +7,11 @@ import { failedPayments, revenue, searchCustomers } from "@/lib/tollgate/support
 
 export const metadata = { title: "Support — Acme Projects" };
 
-export default async function SupportPage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
+export default async function SupportPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | undefined>>;
+}) {
   const staff = await requireStaff("/support");
   const q = ((await searchParams).q ?? "").trim();
   const [found, failed, figures] = await Promise.all([

@@ -28,7 +28,9 @@ export interface BillingDashboardProps {
 
 /** The subscription behind the customer's plan, else the most recent one. */
 function currentSubscription(snapshot: Snapshot, plan: string): SnapshotSubscription | undefined {
-  const live = snapshot.subscriptions.filter((s) => s.plan === plan && ["active", "trialing", "past_due"].includes(s.status));
+  const live = snapshot.subscriptions.filter(
+    (s) => s.plan === plan && ["active", "trialing", "past_due"].includes(s.status),
+  );
   return live[0] ?? snapshot.subscriptions.find((s) => s.plan === plan);
 }
 
@@ -66,7 +68,9 @@ export function BillingDashboard({
   // Gauges and metered features in the plan (limited or unlimited); booleans are in the grid.
   const limited = Object.entries(snapshot.features).filter(([key, feature]) => {
     const reason = decisions[key]?.reason;
-    return feature.type !== "boolean" && reason !== undefined && reason !== "not_in_plan" && reason !== "unknown_feature";
+    return (
+      feature.type !== "boolean" && reason !== undefined && reason !== "not_in_plan" && reason !== "unknown_feature"
+    );
   });
   const warnAt = (feature: string) => snapshot.features[feature]?.plans[planKey]?.warn_at;
   const nearLimit = limited.filter(([key]) => {
@@ -86,8 +90,8 @@ export function BillingDashboard({
       ) : null}
       {subscription?.status === "past_due" ? (
         <div className="tg-banner tg-banner--error" role="alert">
-          <strong>Your last payment failed.</strong> You keep {plan.name} until {formatDate(subscription.grace_ends_at)}; update
-          your payment method before then.
+          <strong>Your last payment failed.</strong> You keep {plan.name} until {formatDate(subscription.grace_ends_at)}
+          ; update your payment method before then.
           <form action={manageAction}>
             <button type="submit" className="tg-button">
               Update payment method

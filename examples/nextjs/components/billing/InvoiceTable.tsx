@@ -38,7 +38,11 @@ export function InvoiceTable({ orders }: { orders: Order[] }) {
               <td>
                 {order.product?.name ?? "—"} · {reasons[order.billing_reason] ?? order.billing_reason}
               </td>
-              <td>{order.refunded_amount > 0 ? `${order.status}, ${formatMoney(order.refunded_amount, order.currency)} refunded` : order.status}</td>
+              <td>
+                {order.refunded_amount > 0
+                  ? `${order.status}, ${formatMoney(order.refunded_amount, order.currency)} refunded`
+                  : order.status}
+              </td>
               <td className="tg-num">{formatMoney(order.amount, order.currency)}</td>
             </tr>
           ))

@@ -7,7 +7,12 @@ import type { Upgrade } from "@tollgate/gate";
 function Submit({ plan, highlighted }: { plan: Upgrade; highlighted: boolean }) {
   const { pending } = useFormStatus();
   return (
-    <button type="submit" className={`tg-button${highlighted ? " tg-button--primary" : ""}`} disabled={pending} aria-busy={pending}>
+    <button
+      type="submit"
+      className={`tg-button${highlighted ? " tg-button--primary" : ""}`}
+      disabled={pending}
+      aria-busy={pending}
+    >
       {pending ? `Opening checkout for ${plan.name}…` : `Upgrade to ${plan.name}`}
     </button>
   );

@@ -16,7 +16,8 @@ export function UsageBar({ feature, decision, warnAt = 0.8, unit }: UsageBarProp
   const label = featureLabel(feature);
   const id = `tg-usage-${feature}`;
   const used = decision.used ?? 0;
-  const reset = decision.resetsAt === null ? null : <span className="tg-usage__reset">Resets {formatDate(decision.resetsAt)}</span>;
+  const reset =
+    decision.resetsAt === null ? null : <span className="tg-usage__reset">Resets {formatDate(decision.resetsAt)}</span>;
   if (decision.limit === null) {
     return (
       <div className="tg-usage tg-usage--unlimited" data-feature={feature}>

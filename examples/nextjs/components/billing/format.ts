@@ -5,7 +5,12 @@ import type { Allowance } from "@tollgate/gate";
 
 export function formatDate(iso: string | null | undefined): string {
   if (iso === null || iso === undefined) return "—";
-  return new Date(iso).toLocaleDateString("en-US", { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
+  return new Date(iso).toLocaleDateString("en-US", {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    timeZone: "UTC",
+  });
 }
 
 export function formatMoney(minor: number, currency: string): string {

@@ -20,12 +20,7 @@ export function RevenueChart({ revenue }: { revenue: Revenue }) {
         const last = intervals.at(-1);
         return (
           <figure key={currency} className="chart">
-            <svg
-              viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
-              width="100%"
-              role="img"
-              aria-labelledby={`${id}-title`}
-            >
+            <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} width="100%" role="img" aria-labelledby={`${id}-title`}>
               <title id={`${id}-title`}>
                 {`MRR in ${currency.toUpperCase()} per ${revenue.interval}${last ? `, ${formatMoney(last.mrr_end, currency)} at the end` : ""}`}
               </title>
@@ -35,7 +30,13 @@ export function RevenueChart({ revenue }: { revenue: Revenue }) {
               <text x={PAD.left - 8} y={HEIGHT - PAD.bottom} textAnchor="end">
                 {formatMoney(0, currency)}
               </text>
-              <line x1={PAD.left} x2={WIDTH - PAD.right} y1={HEIGHT - PAD.bottom} y2={HEIGHT - PAD.bottom} stroke="#9ca3af" />
+              <line
+                x1={PAD.left}
+                x2={WIDTH - PAD.right}
+                y1={HEIGHT - PAD.bottom}
+                y2={HEIGHT - PAD.bottom}
+                stroke="#9ca3af"
+              />
               {intervals.map((interval, index) => {
                 const height = (interval.mrr_end / max) * plotHeight;
                 const x = PAD.left + index * slot + slot * 0.15;

@@ -12,19 +12,41 @@ export const ensureCustomer = (customer: string, email: string) =>
 
 /** Reports gauge levels, e.g. `{ projects: 3 }`. */
 export const setGauges = (customer: string, levels: Record<string, number>) =>
-  call<{ customer: string; gauges: Record<string, number> }>(appToken(), "PUT", `/v1/gauges/${customerPath(customer)}`, levels);
+  call<{ customer: string; gauges: Record<string, number> }>(
+    appToken(),
+    "PUT",
+    `/v1/gauges/${customerPath(customer)}`,
+    levels,
+  );
 
 /** Invoice history, newest first. */
 export const orders = (customer: string) =>
-  call<{ items: Order[]; next: string | null }>(appToken(), "GET", `/v1/customers/${customerPath(customer)}/orders?limit=20`);
+  call<{ items: Order[]; next: string | null }>(
+    appToken(),
+    "GET",
+    `/v1/customers/${customerPath(customer)}/orders?limit=20`,
+  );
 
 export const createCheckout = (customer: string, plan: string, successUrl: string, returnUrl: string) =>
-  call<Checkout>(appToken(), "POST", "/v1/checkouts", { customer, plan, success_url: successUrl, return_url: returnUrl });
-
-export const changePlan = (customer: string, plan: string) =>
-  call<{ subscription: string; from: string; to: string }>(appToken(), "POST", `/v1/customers/${customerPath(customer)}/plan`, {
+  call<Checkout>(appToken(), "POST", "/v1/checkouts", {
+    customer,
     plan,
+    success_url: successUrl,
+    return_url: returnUrl,
   });
 
+export const changePlan = (customer: string, plan: string) =>
+  call<{ subscription: string; from: string; to: string }>(
+    appToken(),
+    "POST",
+    `/v1/customers/${customerPath(customer)}/plan`,
+    {
+      plan,
+    },
+  );
+
 export const createPortalSession = (customer: string, returnUrl: string) =>
-  call<{ url: string; expires_at: string }>(appToken(), "POST", "/v1/portal-sessions", { customer, return_url: returnUrl });
+  call<{ url: string; expires_at: string }>(appToken(), "POST", "/v1/portal-sessions", {
+    customer,
+    return_url: returnUrl,
+  });

@@ -20,8 +20,14 @@ export const createGrant = (grant: {
 }) => call<GrantRecord>(supportToken(), "POST", "/v1/admin/grants", grant);
 
 export const adjustUsage = (adjustment: { customer: string; feature: string; delta: number; reason: string }) =>
-  call<{ id: string; used: number; applied: number }>(supportToken(), "POST", "/v1/admin/usage-adjustments", adjustment);
+  call<{ id: string; used: number; applied: number }>(
+    supportToken(),
+    "POST",
+    "/v1/admin/usage-adjustments",
+    adjustment,
+  );
 
-export const failedPayments = () => call<{ items: FailedPayment[] }>(supportToken(), "GET", "/v1/admin/failed-payments");
+export const failedPayments = () =>
+  call<{ items: FailedPayment[] }>(supportToken(), "GET", "/v1/admin/failed-payments");
 
 export const revenue = () => call<Revenue>(supportToken(), "GET", "/v1/analytics/revenue");

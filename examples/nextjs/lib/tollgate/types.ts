@@ -31,9 +31,21 @@ export interface CustomerMatch {
 }
 
 export interface SupportView {
-  customer: { customer: string; polar_id: string | null; email: string | null; name: string | null; deleted_at: string | null };
+  customer: {
+    customer: string;
+    polar_id: string | null;
+    email: string | null;
+    name: string | null;
+    deleted_at: string | null;
+  };
   plan: { key: string; name: string } | null;
-  subscriptions: Array<{ id: string; status: string; product: string | null; current_period_end: string | null; cancel_at_period_end: boolean | null }>;
+  subscriptions: Array<{
+    id: string;
+    status: string;
+    product: string | null;
+    current_period_end: string | null;
+    cancel_at_period_end: boolean | null;
+  }>;
   /** The last orders; the same fields as the invoice history, without `product`. */
   orders: Order[];
   snapshot: Snapshot | null;
@@ -41,8 +53,26 @@ export interface SupportView {
   usage: Array<{ feature: string; period_start: string; resets_at: string | null; used: number }>;
   gauges: Array<{ feature: string; level: number; updated_at: string }>;
   /** Grant rows as stored: `kind` is `units`, `unlimited` or `on`. */
-  grants: Array<{ id: number; feature: string; kind: string; units: number | null; expires_at: string | null; reason: string; created_at: string; created_by: string; ended_at: string | null }>;
-  adjustments: Array<{ id: number; feature: string; delta: number; applied: number; reason: string; created_at: string; created_by: string }>;
+  grants: Array<{
+    id: number;
+    feature: string;
+    kind: string;
+    units: number | null;
+    expires_at: string | null;
+    reason: string;
+    created_at: string;
+    created_by: string;
+    ended_at: string | null;
+  }>;
+  adjustments: Array<{
+    id: number;
+    feature: string;
+    delta: number;
+    applied: number;
+    reason: string;
+    created_at: string;
+    created_by: string;
+  }>;
 }
 
 export interface GrantRecord {

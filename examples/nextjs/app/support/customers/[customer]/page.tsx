@@ -109,8 +109,8 @@ export default async function CustomerPage({ params }: { params: Promise<{ custo
           <ul>
             {adjustments.map((a) => (
               <li key={String(a.id)}>
-                {formatDate(a.created_at)}: {featureLabel(a.feature)} {a.delta > 0 ? `+${a.delta}` : a.delta} (applied {a.applied}) —{" "}
-                {a.reason}
+                {formatDate(a.created_at)}: {featureLabel(a.feature)} {a.delta > 0 ? `+${a.delta}` : a.delta} (applied{" "}
+                {a.applied}) — {a.reason}
               </li>
             ))}
           </ul>
