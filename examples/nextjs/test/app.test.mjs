@@ -137,6 +137,7 @@ test("a new project past the Free limit is refused with the upgrade hint", async
   await page.getByLabel("Name").fill("First");
   await page.getByRole("button", { name: "New project" }).click();
   await page.getByText("Created “First”: you now have 1.").waitFor();
+  await page.getByText("Projects: 1 of 1").waitFor();
 
   await page.getByLabel("Name").fill("Second");
   await page.getByRole("button", { name: "New project" }).click();
@@ -189,9 +190,10 @@ test("support finds a customer by e-mail, grants projects with a reason, and the
   await page.getByRole("link", { name: "pat@example.com" }).waitFor(); // failed payments
   await page.getByLabel("Customer id, Polar id or e-mail").fill("hal.support@");
   await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("cell", { name: "hal.support@example.com" }).waitFor();
+  await shot(page, "support");
   await page.getByRole("link", { name: "user_hal" }).click();
   await page.waitForURL(`${app.url}/support/customers/user_hal`);
-  await shot(page, "support");
 
   await page.getByLabel("Feature", { exact: true }).selectOption("projects");
   await page.getByLabel(/^Amount/).fill("5");

@@ -1,6 +1,7 @@
 "use server";
 
 import type { Reason, Upgrade } from "@tollgate/gate";
+import { revalidatePath } from "next/cache";
 
 import { getCustomerId } from "@/lib/identity";
 import { entitlements } from "@/lib/snapshots";
@@ -53,6 +54,7 @@ export async function createProject(_: ProjectState, form: FormData): Promise<Pr
   if (!reported.ok) {
     return { ok: false, reason: "unavailable", message: `Could not save: ${reported.message}`, upgrade: null };
   }
+  revalidatePath("/app");
   const name = String(form.get("name") ?? "").trim() || "Untitled";
   return { ok: true, name, projects };
 }
