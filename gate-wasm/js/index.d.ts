@@ -149,7 +149,10 @@ export interface SnapshotPlan {
 
 /** What one plan allows of one feature. */
 export interface PlanLimit {
+  /** For a seat limit: the seats of the subscription that gives this plan, 0 for other plans. */
   limit: Allowance;
+  /** `true` when the limit is the subscription's seats (`"seats"` in the catalog). */
+  seats?: boolean;
   /** Omitted: `"block"`. */
   overage?: Overage;
   /** The soft-limit ratio in (0, 1]. */

@@ -1,4 +1,4 @@
-import type { Snapshot } from "@tollgate/gate";
+import type { PlanLimit, Snapshot } from "@tollgate/gate";
 
 import { featureLabel, formatAllowance } from "./format";
 
@@ -30,7 +30,7 @@ export function FeatureGrid({ snapshot, currentPlan }: { snapshot: Snapshot; cur
             <th scope="row">{featureLabel(key)}</th>
             {snapshot.plans.map((plan) => (
               <td key={plan.key} className={plan.key === currentPlan ? "tg-current" : undefined}>
-                {formatAllowance(feature.plans[plan.key]?.limit ?? null, feature.unit)}
+                {allowanceOf(feature.plans[plan.key], plan.key === currentPlan, feature.unit)}
               </td>
             ))}
           </tr>
@@ -38,4 +38,10 @@ export function FeatureGrid({ snapshot, currentPlan }: { snapshot: Snapshot; cur
       </tbody>
     </table>
   );
+}
+
+/** A seat limit is the customer's own seat count on their plan, and "per seat" on the others. */
+function allowanceOf(limit: PlanLimit | undefined, current: boolean, unit?: string): string {
+  if (limit?.seats && !current) return "Per seat";
+  return formatAllowance(limit?.limit ?? null, unit);
 }
