@@ -52,6 +52,12 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("TOLLGATE_METRICS_LISTEN: cannot listen on {address}: {source}")]
+    MetricsListen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A built service: migrated database, bound listener, ready to [`App::run`].
@@ -62,6 +68,8 @@ pub struct App {
     scheduler: Arc<Scheduler>,
     run_jobs: bool,
     publisher: Option<publish::Sink>,
+    /// The `/metrics` listener and the recorder it renders (`TOLLGATE_METRICS_LISTEN`).
+    metrics: Option<(TcpListener, metrics_exporter_prometheus::PrometheusHandle)>,
 }
 
 impl App {
@@ -91,6 +99,15 @@ impl App {
                     address: config.listen,
                     source,
                 })?;
+        let metrics = match config.monitoring.metrics_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .map_err(|source| StartupError::MetricsListen { address, source })?;
+                Some((listener, crate::metrics::install()))
+            }
+            None => None,
+        };
         let catalog = Arc::new(catalog);
         let polar = polar_client(&config.polar, &clock)?;
         let deps = jobs::Deps {
@@ -139,6 +156,7 @@ impl App {
             scheduler,
             run_jobs: config.jobs,
             publisher,
+            metrics,
         })
     }
 
@@ -153,6 +171,12 @@ impl App {
             .local_addr()
             .map(|a| a.port())
             .unwrap_or_default()
+    }
+
+    /// The port `/metrics` is served on, when `TOLLGATE_METRICS_LISTEN` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let (listener, _) = self.metrics.as_ref()?;
+        listener.local_addr().ok().map(|a| a.port())
     }
 
     /// The applier of this replica (runs with [`App::run`]).
@@ -183,6 +207,19 @@ impl App {
         let published = self
             .publisher
             .map(|sink| tokio::spawn(publish::run_forever(self.state.pool.clone(), sink)));
+        let mut monitoring = Vec::new();
+        if let Some((listener, handle)) = self.metrics {
+            let pool = self.state.pool.clone();
+            monitoring.push(tokio::spawn(crate::metrics::server::sample_forever(
+                pool,
+                handle.clone(),
+            )));
+            monitoring.push(tokio::spawn(async move {
+                if let Err(error) = crate::metrics::server::serve(listener, handle).await {
+                    tracing::error!(error = %error, "the /metrics listener stopped");
+                }
+            }));
+        }
         let router = http::router(self.state);
         let served = axum::serve(
             self.listener,
@@ -193,6 +230,9 @@ impl App {
         applier.abort();
         retry.abort();
         for task in [scheduled, published].into_iter().flatten() {
+            task.abort();
+        }
+        for task in monitoring {
             task.abort();
         }
         served

@@ -207,6 +207,22 @@ pub struct Config {
         default_value_t = 20
     )]
     pub auth_failure_burst: u32,
+
+    #[command(flatten)]
+    pub monitoring: MonitoringConfig,
+}
+
+/// What tollgate tells the outside world: metrics to scrape. Off while its variable is unset.
+#[derive(Clone, Debug, Default, Args)]
+pub struct MonitoringConfig {
+    /// Address of a second HTTP listener serving GET /metrics (Prometheus text), e.g.
+    /// 127.0.0.1:9100. Unset: no metrics.
+    #[arg(
+        long = "metrics-listen",
+        env = "TOLLGATE_METRICS_LISTEN",
+        value_name = "TOLLGATE_METRICS_LISTEN"
+    )]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Where snapshots are published: Workers KV through Cloudflare's REST API in production, the

@@ -116,6 +116,11 @@ async fn polar_checks(polar: &PolarClient) -> Vec<Check> {
         ),
     };
     let state = polar.breaker_state();
+    crate::metrics::polar_circuit(match state {
+        BreakerState::Closed => 0,
+        BreakerState::Open => 1,
+        BreakerState::HalfOpen => 2,
+    });
     let circuit = result(
         "polar_circuit",
         state == BreakerState::Closed,
