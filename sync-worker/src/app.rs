@@ -52,6 +52,8 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("TOLLGATE_ALERT_WEBHOOK_URL: cannot build an HTTP client: {0}")]
+    OutboundClient(#[source] reqwest::Error),
     #[error("TOLLGATE_METRICS_LISTEN: cannot listen on {address}: {source}")]
     MetricsListen {
         address: std::net::SocketAddr,
@@ -70,6 +72,8 @@ pub struct App {
     publisher: Option<publish::Sink>,
     /// The `/metrics` listener and the recorder it renders (`TOLLGATE_METRICS_LISTEN`).
     metrics: Option<(TcpListener, metrics_exporter_prometheus::PrometheusHandle)>,
+    /// Where health alerts are posted (`TOLLGATE_ALERT_WEBHOOK_URL`).
+    alerts: Option<crate::alerts::AlertSink>,
 }
 
 impl App {
@@ -108,6 +112,13 @@ impl App {
             }
             None => None,
         };
+        let alerts = config
+            .monitoring
+            .alert_webhook_url
+            .as_deref()
+            .map(crate::alerts::AlertSink::new)
+            .transpose()
+            .map_err(StartupError::OutboundClient)?;
         let catalog = Arc::new(catalog);
         let polar = polar_client(&config.polar, &clock)?;
         let deps = jobs::Deps {
@@ -157,6 +168,7 @@ impl App {
             run_jobs: config.jobs,
             publisher,
             metrics,
+            alerts,
         })
     }
 
@@ -219,6 +231,10 @@ impl App {
                     tracing::error!(error = %error, "the /metrics listener stopped");
                 }
             }));
+        }
+        if let Some(sink) = self.alerts {
+            let pool = self.state.pool.clone();
+            monitoring.push(tokio::spawn(crate::alerts::run_forever(pool, sink)));
         }
         let router = http::router(self.state);
         let served = axum::serve(

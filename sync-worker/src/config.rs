@@ -212,7 +212,8 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
 }
 
-/// What tollgate tells the outside world: metrics to scrape. Off while its variable is unset.
+/// What tollgate tells the outside world: metrics to scrape, alerts to a chat channel, events
+/// to the app. Each is off while its variable is unset.
 #[derive(Clone, Debug, Default, Args)]
 pub struct MonitoringConfig {
     /// Address of a second HTTP listener serving GET /metrics (Prometheus text), e.g.
@@ -223,6 +224,17 @@ pub struct MonitoringConfig {
         value_name = "TOLLGATE_METRICS_LISTEN"
     )]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// Slack-compatible incoming-webhook URL the health checks' alerts are posted to, once when
+    /// an alert opens and once when it resolves. Unset: alerts are only logged and stored.
+    #[arg(
+        long = "alert-webhook-url",
+        env = "TOLLGATE_ALERT_WEBHOOK_URL",
+        value_name = "TOLLGATE_ALERT_WEBHOOK_URL",
+        value_parser = webhook_url,
+        hide_env_values = true
+    )]
+    pub alert_webhook_url: Option<String>,
 }
 
 /// Where snapshots are published: Workers KV through Cloudflare's REST API in production, the
@@ -363,6 +375,16 @@ fn api_url(value: &str) -> Result<String, String> {
     }
     if trimmed.ends_with("/v1") {
         return Err("must be the origin without /v1 (Polar's paths carry it)".to_owned());
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A full http(s) URL that tollgate posts to (path and query kept).
+fn webhook_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim();
+    let scheme_ok = trimmed.starts_with("https://") || trimmed.starts_with("http://");
+    if !scheme_ok || trimmed.len() <= "https://".len() || reqwest::Url::parse(trimmed).is_err() {
+        return Err("must be an http(s) URL such as https://hooks.example.com/tollgate".to_owned());
     }
     Ok(trimmed.to_owned())
 }

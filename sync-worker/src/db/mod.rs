@@ -13,6 +13,7 @@
 //! embeds would otherwise serialise all deliveries on one row lock.
 
 pub(crate) mod accounts;
+pub(crate) mod alert_outbox;
 pub(crate) mod alerts;
 pub(crate) mod api_key_outbox;
 pub(crate) mod api_keys;

@@ -39,6 +39,8 @@ pub(crate) const JOB_RUNS: &str = "tollgate_job_runs_total";
 pub(crate) const JOB_FAILURES: &str = "tollgate_job_failures_total";
 pub(crate) const HTTP_REQUESTS: &str = "tollgate_http_requests_total";
 pub(crate) const HTTP_DURATION: &str = "tollgate_http_request_duration_seconds";
+pub(crate) const ALERTS_SENT: &str = "tollgate_alerts_sent_total";
+pub(crate) const DELIVERY_FAILURES: &str = "tollgate_delivery_failures_total";
 
 /// Histogram buckets of every `_seconds` metric: 1 ms to 1 minute.
 const SECONDS_BUCKETS: &[f64] = &[
@@ -122,6 +124,14 @@ fn describe() {
         HTTP_DURATION,
         Unit::Seconds,
         "HTTP request latency, by method and matched route"
+    );
+    describe_counter!(
+        ALERTS_SENT,
+        "Alerts delivered to TOLLGATE_ALERT_WEBHOOK_URL, by transition"
+    );
+    describe_counter!(
+        DELIVERY_FAILURES,
+        "Failed attempts to deliver alerts or events, by target"
     );
 }
 
@@ -211,6 +221,15 @@ pub(crate) fn http_request(method: &str, route: &str, status: u16, took: Duratio
         "status" => status.to_string())
     .increment(1);
     histogram!(HTTP_DURATION, "method" => method, "route" => route).record(seconds(took));
+}
+
+pub(crate) fn alert_sent(transition: &str) {
+    counter!(ALERTS_SENT, "transition" => transition.to_owned()).increment(1);
+}
+
+/// A failed attempt to deliver to `target` (`alerts` or `events`).
+pub(crate) fn delivery_failed(target: &'static str) {
+    counter!(DELIVERY_FAILURES, "target" => target).increment(1);
 }
 
 #[cfg(test)]

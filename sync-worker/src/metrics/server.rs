@@ -55,5 +55,6 @@ pub(crate) async fn sample(pool: &PgPool) -> Result<(), sqlx::Error> {
     for (outbox, waiting) in db::publish_outbox::depths(&mut conn).await? {
         super::outbox_depth(outbox, waiting);
     }
+    super::outbox_depth("alerts", db::alert_outbox::depth(&mut conn).await?);
     Ok(())
 }
