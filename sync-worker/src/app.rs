@@ -52,8 +52,10 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
-    #[error("TOLLGATE_ALERT_WEBHOOK_URL: cannot build an HTTP client: {0}")]
+    #[error("TOLLGATE_ALERT_WEBHOOK_URL, TOLLGATE_EVENTS_URL: cannot build an HTTP client: {0}")]
     OutboundClient(#[source] reqwest::Error),
+    #[error("{0}")]
+    Events(String),
     #[error("TOLLGATE_METRICS_LISTEN: cannot listen on {address}: {source}")]
     MetricsListen {
         address: std::net::SocketAddr,
@@ -74,6 +76,8 @@ pub struct App {
     metrics: Option<(TcpListener, metrics_exporter_prometheus::PrometheusHandle)>,
     /// Where health alerts are posted (`TOLLGATE_ALERT_WEBHOOK_URL`).
     alerts: Option<crate::alerts::AlertSink>,
+    /// Where events for the app go (`TOLLGATE_EVENTS_URL`).
+    events: Option<crate::events::deliver::EventSink>,
 }
 
 impl App {
@@ -119,6 +123,18 @@ impl App {
             .map(crate::alerts::AlertSink::new)
             .transpose()
             .map_err(StartupError::OutboundClient)?;
+        let events = config
+            .monitoring
+            .events_url
+            .as_deref()
+            .map(|url| {
+                crate::events::deliver::EventSink::new(
+                    url,
+                    config.monitoring.events_secret.as_ref(),
+                )
+            })
+            .transpose()
+            .map_err(|error| StartupError::Events(error.to_string()))?;
         let catalog = Arc::new(catalog);
         let polar = polar_client(&config.polar, &clock)?;
         let deps = jobs::Deps {
@@ -169,6 +185,7 @@ impl App {
             publisher,
             metrics,
             alerts,
+            events,
         })
     }
 
@@ -235,6 +252,12 @@ impl App {
         if let Some(sink) = self.alerts {
             let pool = self.state.pool.clone();
             monitoring.push(tokio::spawn(crate::alerts::run_forever(pool, sink)));
+        }
+        if let Some(sink) = self.events {
+            let pool = self.state.pool.clone();
+            monitoring.push(tokio::spawn(crate::events::deliver::run_forever(
+                pool, sink,
+            )));
         }
         let router = http::router(self.state);
         let served = axum::serve(

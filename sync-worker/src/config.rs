@@ -235,6 +235,28 @@ pub struct MonitoringConfig {
         hide_env_values = true
     )]
     pub alert_webhook_url: Option<String>,
+
+    /// The app's endpoint for tollgate's events (entitlements.updated, usage.threshold_reached,
+    /// payment.failed, subscription.ending), signed as Standard Webhooks. Unset: events wait in
+    /// the database.
+    #[arg(
+        long = "events-url",
+        env = "TOLLGATE_EVENTS_URL",
+        value_name = "TOLLGATE_EVENTS_URL",
+        value_parser = webhook_url
+    )]
+    pub events_url: Option<String>,
+
+    /// The signing secret of those events, `whsec_` and base64 (as Standard Webhooks libraries
+    /// take it). Required with TOLLGATE_EVENTS_URL.
+    #[arg(
+        long = "events-secret",
+        env = "TOLLGATE_EVENTS_SECRET",
+        value_name = "TOLLGATE_EVENTS_SECRET",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub events_secret: Option<SecretString>,
 }
 
 /// Where snapshots are published: Workers KV through Cloudflare's REST API in production, the

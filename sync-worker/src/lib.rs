@@ -28,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 mod error;
+mod events;
 pub mod health;
 mod http;
 pub mod idempotency;

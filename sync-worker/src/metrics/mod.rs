@@ -40,6 +40,7 @@ pub(crate) const JOB_FAILURES: &str = "tollgate_job_failures_total";
 pub(crate) const HTTP_REQUESTS: &str = "tollgate_http_requests_total";
 pub(crate) const HTTP_DURATION: &str = "tollgate_http_request_duration_seconds";
 pub(crate) const ALERTS_SENT: &str = "tollgate_alerts_sent_total";
+pub(crate) const EVENTS_DELIVERED: &str = "tollgate_events_delivered_total";
 pub(crate) const DELIVERY_FAILURES: &str = "tollgate_delivery_failures_total";
 
 /// Histogram buckets of every `_seconds` metric: 1 ms to 1 minute.
@@ -128,6 +129,10 @@ fn describe() {
     describe_counter!(
         ALERTS_SENT,
         "Alerts delivered to TOLLGATE_ALERT_WEBHOOK_URL, by transition"
+    );
+    describe_counter!(
+        EVENTS_DELIVERED,
+        "Events delivered to TOLLGATE_EVENTS_URL, by type"
     );
     describe_counter!(
         DELIVERY_FAILURES,
@@ -225,6 +230,10 @@ pub(crate) fn http_request(method: &str, route: &str, status: u16, took: Duratio
 
 pub(crate) fn alert_sent(transition: &str) {
     counter!(ALERTS_SENT, "transition" => transition.to_owned()).increment(1);
+}
+
+pub(crate) fn event_delivered(event_type: &str) {
+    counter!(EVENTS_DELIVERED, "type" => event_type.to_owned()).increment(1);
 }
 
 /// A failed attempt to deliver to `target` (`alerts` or `events`).

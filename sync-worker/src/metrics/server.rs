@@ -56,5 +56,6 @@ pub(crate) async fn sample(pool: &PgPool) -> Result<(), sqlx::Error> {
         super::outbox_depth(outbox, waiting);
     }
     super::outbox_depth("alerts", db::alert_outbox::depth(&mut conn).await?);
+    super::outbox_depth("events", db::app_events::depth(&mut conn).await?);
     Ok(())
 }

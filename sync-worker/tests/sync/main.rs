@@ -13,6 +13,7 @@
 mod admin;
 mod applier;
 mod billing;
+mod events;
 mod monitoring;
 mod publish;
 mod reconcile;
