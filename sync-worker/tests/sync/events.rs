@@ -192,5 +192,34 @@ async fn each_event_reaches_the_app_once_through_its_failures() {
         .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
         .collect();
     assert_eq!(ids.len(), 5);
+
+    // `tollgate events list` shows them delivered, and nothing pending.
+    let listed = |status: &'static str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["events", "list", "--status", status])
+            .env("DATABASE_URL", &app.database.url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8(output.stdout).unwrap();
+        text.lines().skip(1).map(str::to_owned).collect::<Vec<_>>()
+    };
+    let delivered = listed("delivered");
+    assert_eq!(delivered.len(), 5, "{delivered:#?}");
+    for id in &ids {
+        assert!(
+            delivered
+                .iter()
+                .any(|line| line.starts_with(id.as_str()) && line.contains(" delivered ")),
+            "{id} not listed as delivered: {delivered:#?}"
+        );
+    }
+    assert!(delivered[0].contains("payment.failed") && delivered[0].contains(CUSTOMER));
+    assert_eq!(listed("pending"), Vec::<String>::new());
     app.finish().await;
 }
