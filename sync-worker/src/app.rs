@@ -52,6 +52,16 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("TOLLGATE_ALERT_WEBHOOK_URL, TOLLGATE_EVENTS_URL: cannot build an HTTP client: {0}")]
+    OutboundClient(#[source] reqwest::Error),
+    #[error("{0}")]
+    Events(String),
+    #[error("TOLLGATE_METRICS_LISTEN: cannot listen on {address}: {source}")]
+    MetricsListen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A built service: migrated database, bound listener, ready to [`App::run`].
@@ -62,6 +72,12 @@ pub struct App {
     scheduler: Arc<Scheduler>,
     run_jobs: bool,
     publisher: Option<publish::Sink>,
+    /// The `/metrics` listener and the recorder it renders (`TOLLGATE_METRICS_LISTEN`).
+    metrics: Option<(TcpListener, metrics_exporter_prometheus::PrometheusHandle)>,
+    /// Where health alerts are posted (`TOLLGATE_ALERT_WEBHOOK_URL`).
+    alerts: Option<crate::alerts::AlertSink>,
+    /// Where events for the app go (`TOLLGATE_EVENTS_URL`).
+    events: Option<crate::events::deliver::EventSink>,
 }
 
 impl App {
@@ -91,6 +107,34 @@ impl App {
                     address: config.listen,
                     source,
                 })?;
+        let metrics = match config.monitoring.metrics_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .map_err(|source| StartupError::MetricsListen { address, source })?;
+                Some((listener, crate::metrics::install()))
+            }
+            None => None,
+        };
+        let alerts = config
+            .monitoring
+            .alert_webhook_url
+            .as_deref()
+            .map(crate::alerts::AlertSink::new)
+            .transpose()
+            .map_err(StartupError::OutboundClient)?;
+        let events = config
+            .monitoring
+            .events_url
+            .as_deref()
+            .map(|url| {
+                crate::events::deliver::EventSink::new(
+                    url,
+                    config.monitoring.events_secret.as_ref(),
+                )
+            })
+            .transpose()
+            .map_err(|error| StartupError::Events(error.to_string()))?;
         let catalog = Arc::new(catalog);
         let polar = polar_client(&config.polar, &clock)?;
         let deps = jobs::Deps {
@@ -139,6 +183,9 @@ impl App {
             scheduler,
             run_jobs: config.jobs,
             publisher,
+            metrics,
+            alerts,
+            events,
         })
     }
 
@@ -153,6 +200,12 @@ impl App {
             .local_addr()
             .map(|a| a.port())
             .unwrap_or_default()
+    }
+
+    /// The port `/metrics` is served on, when `TOLLGATE_METRICS_LISTEN` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let (listener, _) = self.metrics.as_ref()?;
+        listener.local_addr().ok().map(|a| a.port())
     }
 
     /// The applier of this replica (runs with [`App::run`]).
@@ -183,6 +236,29 @@ impl App {
         let published = self
             .publisher
             .map(|sink| tokio::spawn(publish::run_forever(self.state.pool.clone(), sink)));
+        let mut monitoring = Vec::new();
+        if let Some((listener, handle)) = self.metrics {
+            let pool = self.state.pool.clone();
+            monitoring.push(tokio::spawn(crate::metrics::server::sample_forever(
+                pool,
+                handle.clone(),
+            )));
+            monitoring.push(tokio::spawn(async move {
+                if let Err(error) = crate::metrics::server::serve(listener, handle).await {
+                    tracing::error!(error = %error, "the /metrics listener stopped");
+                }
+            }));
+        }
+        if let Some(sink) = self.alerts {
+            let pool = self.state.pool.clone();
+            monitoring.push(tokio::spawn(crate::alerts::run_forever(pool, sink)));
+        }
+        if let Some(sink) = self.events {
+            let pool = self.state.pool.clone();
+            monitoring.push(tokio::spawn(crate::events::deliver::run_forever(
+                pool, sink,
+            )));
+        }
         let router = http::router(self.state);
         let served = axum::serve(
             self.listener,
@@ -193,6 +269,9 @@ impl App {
         applier.abort();
         retry.abort();
         for task in [scheduled, published].into_iter().flatten() {
+            task.abort();
+        }
+        for task in monitoring {
             task.abort();
         }
         served

@@ -2,6 +2,7 @@
 
 mod admin;
 mod billing;
+mod events;
 mod tokens;
 
 use crate::app::{self, App};
@@ -81,6 +82,10 @@ pub(crate) enum Command {
     /// The edge worker's API keys.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
+    /// Events for the app (entitlements.updated, usage.threshold_reached, payment.failed,
+    /// subscription.ending) and their delivery.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
 }
 
 /// What `tollgate sync` reconciles.
@@ -218,6 +223,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Billing(command) => billing::run(command).await,
         Command::Export(args) => admin::export(args).await,
         Command::Keys(command) => admin::keys(command).await,
+        Command::Events(command) => events::run(command).await,
     }
 }
 

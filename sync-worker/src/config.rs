@@ -207,6 +207,56 @@ pub struct Config {
         default_value_t = 20
     )]
     pub auth_failure_burst: u32,
+
+    #[command(flatten)]
+    pub monitoring: MonitoringConfig,
+}
+
+/// What tollgate tells the outside world: metrics to scrape, alerts to a chat channel, events
+/// to the app. Each is off while its variable is unset.
+#[derive(Clone, Debug, Default, Args)]
+pub struct MonitoringConfig {
+    /// Address of a second HTTP listener serving GET /metrics (Prometheus text), e.g.
+    /// 127.0.0.1:9100. Unset: no metrics.
+    #[arg(
+        long = "metrics-listen",
+        env = "TOLLGATE_METRICS_LISTEN",
+        value_name = "TOLLGATE_METRICS_LISTEN"
+    )]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Slack-compatible incoming-webhook URL the health checks' alerts are posted to, once when
+    /// an alert opens and once when it resolves. Unset: alerts are only logged and stored.
+    #[arg(
+        long = "alert-webhook-url",
+        env = "TOLLGATE_ALERT_WEBHOOK_URL",
+        value_name = "TOLLGATE_ALERT_WEBHOOK_URL",
+        value_parser = webhook_url,
+        hide_env_values = true
+    )]
+    pub alert_webhook_url: Option<String>,
+
+    /// The app's endpoint for tollgate's events (entitlements.updated, usage.threshold_reached,
+    /// payment.failed, subscription.ending), signed as Standard Webhooks. Unset: events wait in
+    /// the database.
+    #[arg(
+        long = "events-url",
+        env = "TOLLGATE_EVENTS_URL",
+        value_name = "TOLLGATE_EVENTS_URL",
+        value_parser = webhook_url
+    )]
+    pub events_url: Option<String>,
+
+    /// The signing secret of those events, `whsec_` and base64 (as Standard Webhooks libraries
+    /// take it). Required with TOLLGATE_EVENTS_URL.
+    #[arg(
+        long = "events-secret",
+        env = "TOLLGATE_EVENTS_SECRET",
+        value_name = "TOLLGATE_EVENTS_SECRET",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub events_secret: Option<SecretString>,
 }
 
 /// Where snapshots are published: Workers KV through Cloudflare's REST API in production, the
@@ -347,6 +397,16 @@ fn api_url(value: &str) -> Result<String, String> {
     }
     if trimmed.ends_with("/v1") {
         return Err("must be the origin without /v1 (Polar's paths carry it)".to_owned());
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A full http(s) URL that tollgate posts to (path and query kept).
+fn webhook_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim();
+    let scheme_ok = trimmed.starts_with("https://") || trimmed.starts_with("http://");
+    if !scheme_ok || trimmed.len() <= "https://".len() || reqwest::Url::parse(trimmed).is_err() {
+        return Err("must be an http(s) URL such as https://hooks.example.com/tollgate".to_owned());
     }
     Ok(trimmed.to_owned())
 }

@@ -16,7 +16,8 @@
 //!
 //! [`record`] turns each failed check into an alert row — one open alert per check, bumped
 //! while the problem lasts and resolved when the check passes again — and logs it at error
-//! level, which is what paging systems watch.
+//! level, which is what paging systems watch. The opening and the resolution are each queued
+//! once, in the same transaction, for [`crate::alerts`] to post.
 
 use crate::db::{self, alerts};
 use crate::polar_client::{BreakerState, PolarClient};
@@ -116,6 +117,11 @@ async fn polar_checks(polar: &PolarClient) -> Vec<Check> {
         ),
     };
     let state = polar.breaker_state();
+    crate::metrics::polar_circuit(match state {
+        BreakerState::Closed => 0,
+        BreakerState::Open => 1,
+        BreakerState::HalfOpen => 2,
+    });
     let circuit = result(
         "polar_circuit",
         state == BreakerState::Closed,
@@ -230,9 +236,13 @@ pub(crate) async fn record(
     let mut tx = pool.begin().await?;
     for check in &report.checks {
         if check.ok {
-            alerts::resolve(&mut tx, check.name, now).await?;
-        } else {
-            alerts::raise(&mut tx, check.name, &check.detail, &check.value, now).await?;
+            if let Some(resolved) = alerts::resolve(&mut tx, check.name, now).await? {
+                crate::alerts::queue_resolved(&mut tx, check.name, &resolved, now).await?;
+            }
+        } else if let Some(opened) =
+            alerts::raise(&mut tx, check.name, &check.detail, &check.value, now).await?
+        {
+            crate::alerts::queue_opened(&mut tx, check.name, &opened).await?;
         }
     }
     tx.commit().await

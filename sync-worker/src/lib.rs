@@ -19,6 +19,7 @@
 
 mod account;
 mod admin;
+mod alerts;
 pub mod app;
 pub mod auth;
 mod billing;
@@ -27,10 +28,12 @@ pub mod clock;
 pub mod config;
 pub mod db;
 mod error;
+mod events;
 pub mod health;
 mod http;
 pub mod idempotency;
 pub mod jobs;
+mod metrics;
 pub mod polar;
 pub mod polar_client;
 pub mod publish;

@@ -13,10 +13,12 @@
 //! embeds would otherwise serialise all deliveries on one row lock.
 
 pub(crate) mod accounts;
+pub(crate) mod alert_outbox;
 pub(crate) mod alerts;
 pub(crate) mod api_key_outbox;
 pub(crate) mod api_keys;
 pub(crate) mod api_tokens;
+pub(crate) mod app_events;
 pub(crate) mod audit;
 pub(crate) mod benefit_grants;
 pub(crate) mod checkouts;

@@ -103,3 +103,16 @@ pub(crate) async fn lag(conn: &mut PgConnection) -> Result<Option<Duration>, sql
     .await?;
     Ok(seconds.map(|s| Duration::from_secs_f64(s.max(0.0))))
 }
+
+/// How many rows wait in each outbox the publisher drains, by name (`snapshots`, `api_keys`).
+pub(crate) async fn depths(
+    conn: &mut PgConnection,
+) -> Result<Vec<(&'static str, i64)>, sqlx::Error> {
+    let (snapshots, api_keys): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM publish_outbox WHERE published_at IS NULL),
+                (SELECT count(*) FROM api_key_outbox WHERE published_at IS NULL)",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(vec![("snapshots", snapshots), ("api_keys", api_keys)])
+}

@@ -193,3 +193,27 @@ pub(crate) fn export(
     .bind(to)
     .fetch(pool)
 }
+
+/// The customers (external ids) with an active or trialing subscription that cancels at a
+/// period end in `(from, to]`.
+pub(crate) async fn ending_between(
+    conn: &mut PgConnection,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT c.external_id
+         FROM subscriptions s
+         JOIN customers c ON c.id = s.customer_id AND c.deleted_at IS NULL
+         WHERE c.external_id IS NOT NULL
+           AND s.status IN ('active', 'trialing')
+           AND (s.raw ->> 'cancel_at_period_end')::boolean
+           AND (s.raw ->> 'current_period_end')::timestamptz > $1
+           AND (s.raw ->> 'current_period_end')::timestamptz <= $2
+         ORDER BY c.external_id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}

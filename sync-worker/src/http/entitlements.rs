@@ -83,6 +83,7 @@ pub(crate) async fn check(
     drop(conn);
     let gate = Gate::new(&snapshot).map_err(ApiError::internal)?;
     let decision = gate.check(&request.feature, request.amount, now);
+    crate::metrics::check(decision.reason.as_str());
     Ok(Json(
         serde_json::to_value(decision).map_err(ApiError::internal)?,
     ))

@@ -7,6 +7,7 @@ mod clerk;
 mod entitlements;
 mod error;
 mod health;
+mod metrics;
 mod usage;
 mod webhooks;
 
@@ -72,6 +73,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(billing::router(state.clone()))
         .merge(admin::router())
         .merge(probes)
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -143,6 +143,9 @@ pub(crate) async fn consume(state: &AppState, request: Consume) -> Result<Json<V
         .map_err(ApiError::internal)?;
     match outcome {
         Consumed::Decided { answer, changed } => {
+            if let Some(reason) = answer.get("reason").and_then(serde_json::Value::as_str) {
+                crate::metrics::check(reason);
+            }
             refresh_now(state, changed.into_iter().collect()).await;
             Ok(Json(answer))
         }

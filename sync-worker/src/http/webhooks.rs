@@ -96,6 +96,7 @@ pub(crate) async fn receive(
         None => "duplicate",
     };
     tracing::info!(event_type = %event.event_type, outcome = receipt, "webhook received");
+    crate::metrics::webhook_received(&event.event_type);
     let code = match stored {
         Some(Stored {
             id,

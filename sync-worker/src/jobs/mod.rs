@@ -6,6 +6,7 @@ pub mod full_reconcile;
 pub mod health_check;
 pub mod order_sync;
 pub mod scheduler;
+pub mod subscription_ending;
 pub mod subscription_sync;
 pub mod usage_cleanup;
 pub mod usage_freshness;
@@ -78,6 +79,9 @@ pub(crate) fn schedule() -> Vec<Job> {
         }),
         Job::new(order_sync::NAME, Cadence::minutes(30), |deps, now| {
             Box::pin(order_sync::run_once(deps, now))
+        }),
+        Job::new(subscription_ending::NAME, Cadence::hours(1), |deps, now| {
+            Box::pin(subscription_ending::run_once(deps, now))
         }),
         Job::new(subscription_sync::NAME, Cadence::hours(6), |deps, now| {
             Box::pin(subscription_sync::run_once(deps, now))

@@ -289,6 +289,7 @@ async fn execute(deps: &Deps, job: &Job, tick: DateTime<Utc>, now: DateTime<Utc>
     tracing::info!(job = job.name, tick = %tick, "job started");
     let result = (job.run)(deps, now).await;
     let outcome = runs::outcome_of(&result);
+    crate::metrics::job_run(job.name, outcome);
     match &result {
         Ok(Finished::Succeeded(counts)) => {
             tracing::info!(job = job.name, counts = %counts, "job succeeded");

@@ -107,6 +107,7 @@ impl CircuitBreaker {
         let mut inner = self.lock();
         if inner.opened_at.is_some() {
             tracing::info!("Polar circuit closed: a trial call succeeded");
+            crate::metrics::polar_circuit(0);
         }
         inner.failures = 0;
         inner.opened_at = None;
@@ -121,6 +122,7 @@ impl CircuitBreaker {
         if reopen || (inner.opened_at.is_none() && inner.failures >= self.threshold) {
             inner.opened_at = Some(self.clock.now());
             inner.openings = inner.openings.saturating_add(1);
+            crate::metrics::polar_circuit(1);
             tracing::error!(
                 failures = inner.failures,
                 cool_down_s = self.cool_down.as_secs(),

@@ -325,6 +325,11 @@ impl PolarClient {
                 request = request.json(body);
             }
             let outcome = request.send().await;
+            crate::metrics::polar_request(
+                method.as_str(),
+                path,
+                outcome.as_ref().ok().map(|r| r.status().as_u16()),
+            );
             let delay = match outcome {
                 Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
                     // Rate limiting is Polar working as designed: not a failure.

@@ -126,7 +126,10 @@ pub async fn run_once(pool: &PgPool, sink: &Sink) -> Result<Pass, sqlx::Error> {
     let key_ids: Vec<i64> = claimed_keys.iter().map(|row| row.id).collect();
     let entries = latest_per_customer(&mut tx, &claimed).await?;
     let keys = latest_per_key(claimed_keys);
-    let pass = match sink.send(&entries, &keys).await {
+    let started = std::time::Instant::now();
+    let sent = sink.send(&entries, &keys).await;
+    crate::metrics::published(started.elapsed(), entries.len() + keys.len(), sent.is_ok());
+    let pass = match sent {
         Ok(()) => {
             publish_outbox::mark_published(&mut tx, Outbox::Snapshots, &ids).await?;
             publish_outbox::mark_published(&mut tx, Outbox::ApiKeys, &key_ids).await?;

@@ -4,7 +4,8 @@
 //! periods current at `now` ([`crate::usage::counts`]), lets the engine build the snapshot,
 //! compares it with the current one (`Snapshot::same_entitlements`: when it was issued does
 //! not count), and stores it as revision + 1 with an outbox row only when the entitlements
-//! changed. Each customer's rebuilds are serialised by a per-customer advisory lock held to
+//! changed, with the events that change means for the app ([`crate::events`]). Each customer's
+//! rebuilds are serialised by a per-customer advisory lock held to
 //! the end of the transaction. Many customers are rebuilt together in the same few round trips
 //! as one, which is what keeps a batch of webhooks cheap to apply.
 //!
@@ -12,7 +13,7 @@
 
 pub(crate) mod freshness;
 
-use crate::{account, db};
+use crate::{account, db, events};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use std::collections::BTreeSet;
@@ -57,21 +58,25 @@ pub(crate) async fn rebuild_many(
     db::snapshots::lock(conn, &ids).await?;
     let mut accounts = account::load(conn, &ids).await?;
     let current = db::snapshots::current_many(conn, &ids).await?;
+    let at = now;
     let now = Timestamp::from(now);
     crate::usage::counts::fill_many(conn, catalog, &mut accounts, now).await?;
     let mut revisions = Vec::new();
+    let mut events = Vec::new();
     for (mut account, current) in accounts.into_iter().zip(current) {
         let (revision, current) = current.unzip();
         let revision = revision.unwrap_or(0) + 1;
         account.revision = u64::try_from(revision).unwrap_or_default();
         let snapshot = build_snapshot(catalog, &account, now);
         // A stored snapshot this engine cannot read (an older schema) is simply replaced.
+        let current = current.and_then(|current| serde_json::from_str::<Snapshot>(&current).ok());
         if current
-            .and_then(|current| serde_json::from_str::<Snapshot>(&current).ok())
+            .as_ref()
             .is_some_and(|current| current.same_entitlements(&snapshot))
         {
             continue;
         }
+        events.extend(events::detect::changes(current.as_ref(), &snapshot, now));
         revisions.push(db::snapshots::NewRevision {
             customer: account.customer,
             revision,
@@ -79,6 +84,7 @@ pub(crate) async fn rebuild_many(
         });
     }
     db::snapshots::insert_and_enqueue(conn, &revisions).await?;
+    events::record(conn, &events, at).await?;
     Ok(revisions
         .into_iter()
         .map(|new| (new.customer, new.revision))

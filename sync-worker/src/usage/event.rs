@@ -55,6 +55,19 @@ pub(crate) enum RejectCode {
     TimestampBeforePeriod,
 }
 
+impl RejectCode {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidEvent => "invalid_event",
+            Self::InvalidAmount => "invalid_amount",
+            Self::UnknownFeature => "unknown_feature",
+            Self::NotMetered => "not_metered",
+            Self::TimestampInFuture => "timestamp_in_future",
+            Self::TimestampBeforePeriod => "timestamp_before_period",
+        }
+    }
+}
+
 /// One refused event of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejection {

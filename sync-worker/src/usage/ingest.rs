@@ -69,6 +69,10 @@ pub(crate) async fn ingest_raw(
     let mut receipt = ingest(pool, catalog, events, now).await?;
     receipt.rejected.extend(rejected);
     receipt.rejected.sort_by_key(|r| r.index);
+    crate::metrics::usage_ingested(receipt.accepted, receipt.duplicates);
+    for rejection in &receipt.rejected {
+        crate::metrics::usage_rejected(rejection.code.as_str());
+    }
     Ok(receipt)
 }
 

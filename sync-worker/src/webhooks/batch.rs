@@ -87,7 +87,16 @@ async fn apply_claimed(
         return Ok(0);
     }
     match apply_all(&mut tx, catalog, &queued, clock.now()).await {
-        Ok(()) => tx.commit().await?,
+        Ok(statuses) => {
+            tx.commit().await?;
+            for (Queued { event, .. }, status) in queued.iter().zip(statuses) {
+                crate::metrics::webhook_applied(
+                    &event.event_type,
+                    status.as_str(),
+                    lag(event, clock),
+                );
+            }
+        }
         Err(error) => {
             tx.rollback().await?;
             tracing::info!(
@@ -103,14 +112,19 @@ async fn apply_claimed(
     Ok(queued.len())
 }
 
+/// How long ago Polar sent `event` (its envelope's `timestamp`).
+fn lag(event: &Event, clock: &Clock) -> Option<std::time::Duration> {
+    (clock.now() - event.timestamp?).to_std().ok()
+}
+
 /// Applies every claimed delivery, rebuilds the affected snapshots once and marks the
-/// deliveries done, all in the caller's transaction.
+/// deliveries done, all in the caller's transaction; returns each delivery's status.
 async fn apply_all(
     conn: &mut PgConnection,
     catalog: &Catalog,
     queued: &[Queued],
     now: DateTime<Utc>,
-) -> Result<(), ApplyError> {
+) -> Result<Vec<Status>, ApplyError> {
     let mut affected = Affected::default();
     let mut done = Vec::with_capacity(queued.len());
     for Queued { id, event } in queued {
@@ -119,7 +133,7 @@ async fn apply_all(
     }
     affected.rebuild(conn, catalog, now).await?;
     db::webhook_events::mark_done_many(conn, &done).await?;
-    Ok(())
+    Ok(done.into_iter().map(|(_, status)| status).collect())
 }
 
 /// Applies the pending delivery `id` on its own, if no one else has meanwhile.
@@ -158,6 +172,8 @@ pub(super) async fn apply_stored(
         Ok(status) => {
             savepoint.commit().await?;
             db::webhook_events::mark_done(conn, id, status).await?;
+            let lag = event.timestamp.and_then(|sent| (now - sent).to_std().ok());
+            crate::metrics::webhook_applied(&event.event_type, status.as_str(), lag);
             Ok(status)
         }
         Err(error) => {
@@ -165,6 +181,7 @@ pub(super) async fn apply_stored(
             let message = error_chain(&error);
             tracing::warn!(event_id = id, error = %message, "applying a webhook failed; will retry");
             db::webhook_events::mark_failed(conn, id, &message).await?;
+            crate::metrics::webhook_failed(&event.event_type);
             Ok(Status::Failed)
         }
     }

@@ -13,6 +13,8 @@
 mod admin;
 mod applier;
 mod billing;
+mod events;
+mod monitoring;
 mod publish;
 mod reconcile;
 mod scheduler;

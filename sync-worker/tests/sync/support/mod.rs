@@ -57,12 +57,15 @@ pub fn config(database_url: &str) -> Config {
         rate_limit: None,
         rate_limit_burst: None,
         auth_failure_burst: 1000,
+        monitoring: Default::default(),
     }
 }
 
 /// The service, started in-process on a free port, with a clock the test moves.
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:PORT` of `/metrics`, when `TOLLGATE_METRICS_LISTEN` was set.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub clock: Clock,
     pub pool: PgPool,
@@ -98,6 +101,9 @@ impl TestApp {
         configure(&mut config);
         let app = App::build_with_clock(config, clock.clone()).await.unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
+        let metrics_address = app
+            .metrics_port()
+            .map(|port| format!("http://127.0.0.1:{port}"));
         let pool = app.pool().clone();
         let applier = app.applier();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -107,6 +113,7 @@ impl TestApp {
         applier.caught_up().await;
         Self {
             address,
+            metrics_address,
             client: reqwest::Client::new(),
             clock,
             pool,
