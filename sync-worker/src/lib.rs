@@ -31,6 +31,7 @@ pub mod health;
 mod http;
 pub mod idempotency;
 pub mod jobs;
+mod leases;
 pub mod polar;
 pub mod polar_client;
 pub mod publish;

@@ -13,6 +13,7 @@
 mod admin;
 mod applier;
 mod billing;
+mod leases;
 mod publish;
 mod reconcile;
 mod scheduler;
