@@ -14,7 +14,10 @@
 //! | `TOLLGATE_SNAPSHOT_REFRESH_SECONDS` | age after which a cached snapshot is refreshed in the background | 10 |
 //! | `TOLLGATE_SNAPSHOT_MAX_AGE_SECONDS` | age after which a cached snapshot is re-read before answering | 300 |
 //! | `TOLLGATE_USAGE_URL` | the sync worker's `POST /v1/usage` | none: usage stays queued |
-//! | `TOLLGATE_USAGE_TOKEN` (secret) | Bearer token for it | — |
+//! | `TOLLGATE_USAGE_TOKEN` (secret) | Bearer token for it and for the leases (an `app` token) | — |
+//! | `TOLLGATE_LEASES_URL` | the sync worker's `POST /v1/leases` (exact features) | none: exact features follow `on_stale` |
+//! | `TOLLGATE_LEASE_TTL_SECONDS` | how long a lease lasts (the sync worker counts it fully used after) | 300 |
+//! | `TOLLGATE_LEASE_IDLE_SECONDS` | idle time after which the Durable Object settles its leases | 30 |
 //! | `TOLLGATE_INTERNAL_SECRET` (secret) | shared secret of `/_tollgate/*` and of `now` overrides | none: those refused |
 
 use crate::policy::FailurePolicies;
@@ -68,6 +71,9 @@ pub struct Config {
     pub usage_url: Option<String>,
     pub usage_token: Option<String>,
     pub internal_secret: Option<String>,
+    pub leases_url: Option<String>,
+    pub lease_ttl_ms: i64,
+    pub lease_idle_ms: i64,
 }
 
 impl std::fmt::Debug for Config {
@@ -83,6 +89,9 @@ impl std::fmt::Debug for Config {
             .field("refresh_after_ms", &self.refresh_after_ms)
             .field("max_age_ms", &self.max_age_ms)
             .field("usage_url", &self.usage_url)
+            .field("leases_url", &self.leases_url)
+            .field("lease_ttl_ms", &self.lease_ttl_ms)
+            .field("lease_idle_ms", &self.lease_idle_ms)
             .field("usage_token", &self.usage_token.as_ref().map(|_| "<set>"))
             .field(
                 "internal_secret",
@@ -166,6 +175,9 @@ impl Config {
             usage_url: url("TOLLGATE_USAGE_URL")?,
             usage_token: get("TOLLGATE_USAGE_TOKEN"),
             internal_secret: get("TOLLGATE_INTERNAL_SECRET"),
+            leases_url: url("TOLLGATE_LEASES_URL")?,
+            lease_ttl_ms: millis(seconds("TOLLGATE_LEASE_TTL_SECONDS", 300)?.clamp(1, 3600)),
+            lease_idle_ms: millis(seconds("TOLLGATE_LEASE_IDLE_SECONDS", 30)?),
         })
     }
 

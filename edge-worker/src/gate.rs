@@ -93,6 +93,30 @@ impl Answer {
         )
     }
 
+    /// The answer of the customer's leases object (`leases::Reply`). Units it allowed without
+    /// a lease (`count`) are counted like any metered request: a usage event.
+    pub fn from_reply(feature: &str, reply: crate::leases::Reply) -> Self {
+        let decision = reply.decision;
+        let allowed = decision.get("allowed") == Some(&Value::Bool(true));
+        let reason = decision
+            .get("reason")
+            .and_then(Value::as_str)
+            .and_then(|r| Reason::ALL.iter().find(|known| known.as_str() == r))
+            .map_or(SNAPSHOT_UNAVAILABLE, |r| r.as_str());
+        let resets_at = decision
+            .get("resetsAt")
+            .and_then(Value::as_str)
+            .and_then(|t| Timestamp::parse(t).ok());
+        Self {
+            feature: feature.to_owned(),
+            allowed,
+            reason,
+            failure_policy: reply.failure_policy,
+            decision,
+            count_in: (allowed && reply.count).then_some(resets_at),
+        }
+    }
+
     /// Marks an answer given from the isolate's last known snapshot because KV failed.
     pub fn from_last_known_good(mut self) -> Self {
         self.failure_policy = Some(FailurePolicy::LastKnownGood);

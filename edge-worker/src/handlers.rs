@@ -5,7 +5,7 @@
 //! | `GET /v1/check?feature=&amount=` | the caller's Decision, nothing consumed or proxied |
 //! | `GET /v1/entitlements` | the caller's plan and every feature's Decision for one unit |
 //! | `PUT /_tollgate/snapshots` | the bulk publish endpoint (internal secret) |
-//! | a request a route rule matches | gated: proxied with `X-Tollgate-*` headers, or 402/403 |
+//! | a request a route rule matches | gated: proxied with `X-Tollgate-*` headers, or 402/403; on an exact feature decided by the customer's leases object |
 //! | any other request, and every `OPTIONS` (CORS preflight) | proxied to the origin untouched |
 //!
 //! `now` of a decision is the time of the request. `GET /v1/check` also takes `now` (epoch ms
@@ -25,6 +25,7 @@ use crate::gate::{self, Answer, CUSTOMER_HEADER};
 use crate::identity::api_key::kv_key;
 use crate::identity::resolve::{self, KV_BINDING};
 use crate::isolate;
+use crate::leases;
 use crate::policy::FailurePolicy;
 use crate::publish::{self, Ignored, Publication, PublishError, PublishReport, SECRET_HEADER};
 use crate::rules::Rule;
@@ -106,6 +107,22 @@ async fn answer_for(
             .unwrap_or_else(|| Answer::unavailable(feature, policy)),
         (_, policy) => Answer::unavailable(feature, policy),
     }
+}
+
+/// The snapshot revision held for `customer` when `feature` is exact in it: such requests are
+/// decided by the customer's leases object (`leases`), not here.
+async fn exact_revision(
+    customer: &str,
+    feature: &str,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+) -> Option<u64> {
+    load(customer, env, ctx, config).await;
+    with_entry(customer, |e| {
+        e.compiled.lease(feature).map(|_| e.compiled.revision())
+    })
+    .flatten()
 }
 
 async fn check(
@@ -204,16 +221,21 @@ async fn gated(
     let customer = identify(req, env, config).await?;
     let now_ms = isolate::now_ms();
     let (feature, amount) = (rule.feature.as_str(), rule.amount);
-    let answer = answer_for(
-        &customer,
-        feature,
-        amount,
-        Timestamp::from_millis(now_ms),
-        env,
-        ctx,
-        config,
-    )
-    .await;
+    let answer = match exact_revision(&customer, feature, env, ctx, config).await {
+        Some(revision) => {
+            let spend = leases::Spend {
+                customer: customer.clone(),
+                feature: feature.to_owned(),
+                amount,
+                revision,
+            };
+            leases::through_object(env, &spend, config.policies.for_feature(feature)).await
+        }
+        None => {
+            let now = Timestamp::from_millis(now_ms);
+            answer_for(&customer, feature, amount, now, env, ctx, config).await
+        }
+    };
     if !answer.allowed {
         let body = answer.refusal_body(|plan| config.upgrade_link(plan, feature));
         return json_response(&body, answer.refusal_status());

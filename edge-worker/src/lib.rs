@@ -14,6 +14,7 @@ pub mod gate;
 pub mod handlers;
 pub mod identity;
 pub mod isolate;
+pub mod leases;
 pub mod metering;
 pub mod policy;
 pub mod proxy;

@@ -101,6 +101,8 @@ export async function startWorker(bindings = {}) {
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2025-01-01",
     kvNamespaces: ["ENTITLEMENTS"],
+    // Exact features' leases (wrangler.toml's binding).
+    durableObjects: { LEASES: "ExactLeases" },
     queueProducers: { USAGE: { queueName: "tollgate-usage" } },
     queueConsumers: {
       "tollgate-usage": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 20, retryDelay: 0 },

@@ -47,6 +47,8 @@ struct Case {
     now: String,
     checks: Vec<Check>,
     expected: Vec<Value>,
+    /// The snapshot's `lease` of every exact feature, when the case states it.
+    leases: Option<BTreeMap<String, u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,6 +199,18 @@ fn run_case(file: &VectorFile, case: &Case) -> (usize, Vec<String>) {
             None
         }
     };
+    if let Some(expected) = &case.leases {
+        let actual: BTreeMap<String, u64> = snapshot
+            .features
+            .iter()
+            .filter_map(|(key, f)| Some((key.clone(), f.lease?)))
+            .collect();
+        if &actual != expected {
+            failures.push(format!(
+                "leases: expected {expected:?}, the snapshot has {actual:?}"
+            ));
+        }
+    }
     for (index, (check, expected)) in case.checks.iter().zip(&case.expected).enumerate() {
         let now = match check.now.as_deref().map(timestamp).transpose() {
             Ok(now) => now.unwrap_or(case_now),

@@ -33,6 +33,7 @@ pub mod health;
 mod http;
 pub mod idempotency;
 pub mod jobs;
+mod leases;
 mod metrics;
 pub mod polar;
 pub mod polar_client;

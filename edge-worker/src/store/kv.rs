@@ -76,7 +76,7 @@ async fn refresh(kv: &KvStore, customer: &str, cache_ttl: u64) -> Availability {
     }
 }
 
-async fn read(
+pub(crate) async fn read(
     kv: &KvStore,
     customer: &str,
     cache_ttl: u64,

@@ -41,6 +41,8 @@ pub struct Compiled {
     pub gate: Gate,
     /// Features whose catalog `on_stale` is not the default, as the engine applies it.
     on_stale: Vec<(String, FailurePolicy)>,
+    /// Exact features and the units each leases at a time (the snapshot's `lease`).
+    leases: Vec<(String, u64)>,
 }
 
 impl Compiled {
@@ -73,7 +75,16 @@ impl Compiled {
             .filter(|(_, f)| f.on_stale != OnStale::LastKnownGood)
             .map(|(k, f)| (k.clone(), FailurePolicy::from(f.on_stale)))
             .collect();
-        Ok(Rc::new(Self { gate, on_stale }))
+        let leases = snapshot
+            .features
+            .iter()
+            .filter_map(|(k, f)| Some((k.clone(), f.lease?)))
+            .collect();
+        Ok(Rc::new(Self {
+            gate,
+            on_stale,
+            leases,
+        }))
     }
 
     pub fn revision(&self) -> u64 {
@@ -90,6 +101,14 @@ impl Compiled {
             .iter()
             .find(|(k, _)| k == feature)
             .map_or(FailurePolicy::LastKnownGood, |(_, p)| *p)
+    }
+
+    /// The units an exact feature leases at a time; `None` for every other feature.
+    pub fn lease(&self, feature: &str) -> Option<u64> {
+        self.leases
+            .iter()
+            .find(|(k, _)| k == feature)
+            .map(|(_, n)| *n)
     }
 
     pub fn is_stale(&self, now: Timestamp) -> bool {

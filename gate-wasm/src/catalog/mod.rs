@@ -52,7 +52,31 @@ pub struct Feature {
     pub reset: Option<Reset>,
     pub unit: Option<String>,
     pub on_stale: OnStale,
+    /// Metered features only: spent at the edge from allowances leased from the sync worker,
+    /// so a `block` limit holds across isolates (`exact = true`).
+    pub exact: bool,
+    /// Exact features: the units the edge leases at a time, when the catalog sets `lease`;
+    /// otherwise [`Feature::lease_for`] derives it from the limit.
+    pub lease: Option<u64>,
 }
+
+impl Feature {
+    /// The units an exact feature leases at a time under `limit`: the catalog's `lease`, else
+    /// 5 % of a finite limit (at least 1), else [`DEFAULT_UNLIMITED_LEASE`]. `None` when the
+    /// feature is not exact.
+    pub fn lease_for(&self, limit: Option<Allowance>) -> Option<u64> {
+        if !self.exact {
+            return None;
+        }
+        Some(self.lease.unwrap_or(match limit {
+            Some(Allowance::Units(crate::Limit::Finite(n))) => (n / 20).max(1),
+            _ => DEFAULT_UNLIMITED_LEASE,
+        }))
+    }
+}
+
+/// The lease of an exact feature without a `lease` and without a finite limit.
+pub const DEFAULT_UNLIMITED_LEASE: u64 = 100;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

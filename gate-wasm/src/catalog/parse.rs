@@ -42,6 +42,10 @@ struct RawFeature {
     unit: Option<String>,
     reset: Option<String>,
     on_stale: Option<String>,
+    // Read as TOML values, whose reader the limits already need: a `bool` and a `u64` field
+    // would each add a copy of basic-toml's visitor code to the WebAssembly module.
+    exact: Option<Value>,
+    lease: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -202,12 +206,43 @@ fn feature(key: String, raw: RawFeature) -> Result<Feature, CatalogError> {
             },
         )?,
     };
+    let (exact, lease) = exactness(&key, kind, &raw)?;
     Ok(Feature {
         key,
         kind,
         reset,
         unit: raw.unit,
         on_stale,
+        exact,
+        lease,
+    })
+}
+
+/// `exact` counts uses in a period, so only metered features take it; `lease` sizes its
+/// allowances, so it needs `exact` and at least one unit.
+fn exactness(
+    key: &str,
+    kind: FeatureType,
+    raw: &RawFeature,
+) -> Result<(bool, Option<u64>), CatalogError> {
+    let exact = match &raw.exact {
+        None => Some(false),
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => None,
+    };
+    let lease = raw.lease.as_ref().map(|v| v.as_u64().filter(|n| *n > 0));
+    let problem = match (exact, lease) {
+        (None, _) => "`exact` is true or false",
+        (Some(true), _) if kind != FeatureType::Metered => {
+            "`exact` applies to metered features only"
+        }
+        (Some(false), Some(_)) => "`lease` needs `exact = true`",
+        (_, Some(None)) => "`lease` is a whole number of units, at least 1",
+        (Some(exact), lease) => return Ok((exact, lease.flatten())),
+    };
+    Err(CatalogError::InvalidFeature {
+        feature: key.to_owned(),
+        problem: problem.to_owned(),
     })
 }
 
@@ -310,6 +345,11 @@ fn plan_limit(
             });
         }
     };
+    if feature.exact && !overage.is_block() {
+        return Err(invalid(
+            "the feature is exact, so its limit blocks: remove `overage` or `exact`".to_owned(),
+        ));
+    }
     let warn_at =
         match table.get("warn_at") {
             None => None,

@@ -133,3 +133,29 @@ fn reads_seats_in_both_forms() {
     assert!(team.counts_seats());
     assert!(!catalog.plan("free").unwrap().counts_seats());
 }
+
+#[test]
+fn reads_exact_features_and_sizes_their_leases() {
+    let catalog = Catalog::parse(
+        "default_plan = \"free\"\n[features]\n\
+         a = { type = \"metered\", exact = true }\n\
+         b = { type = \"metered\", exact = true, lease = 3 }\n\
+         c = { type = \"metered\" }\n\
+         [plans.free]\nname = \"Free\"\nrank = 0\nlimits = { a = 1000, b = 10, c = 5 }\n",
+    )
+    .unwrap();
+    let limit = |n| Some(Allowance::Units(crate::Limit::Finite(n)));
+    let a = catalog.feature("a").unwrap();
+    assert!(a.exact);
+    assert_eq!(a.lease_for(limit(1000)), Some(50));
+    assert_eq!(a.lease_for(limit(10)), Some(1));
+    assert_eq!(
+        a.lease_for(Some(Allowance::Units(crate::Limit::Unlimited))),
+        Some(100)
+    );
+    assert_eq!(
+        catalog.feature("b").unwrap().lease_for(limit(1000)),
+        Some(3)
+    );
+    assert_eq!(catalog.feature("c").unwrap().lease_for(limit(1000)), None);
+}

@@ -146,12 +146,14 @@ fn feature(
             .collect(),
         grants.clone(),
     );
+    let limit = compiled.provision(plan, seats, now).allowance();
     SnapshotFeature {
         kind: feature.kind,
         unit: feature.unit.clone(),
         reset: feature.reset,
         on_stale: feature.on_stale,
-        limit: compiled.provision(plan, seats, now).allowance(),
+        lease: feature.lease_for(limit),
+        limit,
         used,
         period_start: period.and_then(|p| p.start),
         resets_at: period.and_then(|p| p.resets_at),

@@ -111,6 +111,10 @@ pub struct SnapshotFeature {
     /// Grants in force at issue.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<SnapshotGrant>,
+    /// Present exactly when the feature is exact (catalog `exact = true`): the units the edge
+    /// leases from the sync worker at a time, sized at issue (`Feature::lease_for`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

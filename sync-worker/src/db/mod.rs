@@ -27,6 +27,7 @@ pub(crate) mod customers;
 pub(crate) mod grants;
 pub(crate) mod idempotency_keys;
 pub(crate) mod job_runs;
+pub(crate) mod leases;
 pub(crate) mod metered_customers;
 pub(crate) mod objects;
 pub(crate) mod orders;

@@ -7,6 +7,7 @@ mod clerk;
 mod entitlements;
 mod error;
 mod health;
+mod leases;
 mod metrics;
 mod usage;
 mod webhooks;
@@ -70,6 +71,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(webhooks)
         .merge(v1)
         .merge(usage::router(state.clone()))
+        .merge(leases::router(state.clone()))
         .merge(billing::router(state.clone()))
         .merge(admin::router())
         .merge(probes)

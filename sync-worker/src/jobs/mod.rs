@@ -4,6 +4,7 @@
 pub mod cleanup;
 pub mod full_reconcile;
 pub mod health_check;
+pub mod lease_expiry;
 pub mod order_sync;
 pub mod scheduler;
 pub mod subscription_ending;
@@ -73,6 +74,9 @@ pub(crate) fn schedule() -> Vec<Job> {
                     "overage_failed": processed.overage.failed,
                 })))
             })
+        }),
+        Job::new(lease_expiry::NAME, Cadence::minutes(1), |deps, now| {
+            Box::pin(lease_expiry::run_once(deps, now))
         }),
         Job::new(health_check::NAME, Cadence::minutes(10), |deps, now| {
             Box::pin(health_check::run_once(deps, now))

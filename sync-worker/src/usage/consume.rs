@@ -12,7 +12,9 @@
 //!    and mark the snapshot as lagging.
 //!
 //! Concurrent calls for one counter run steps 2–4 one after another, each deciding on the count
-//! the previous one left, so a `block` feature can never be pushed past its limit.
+//! the previous one left, so a `block` feature can never be pushed past its limit. On an exact
+//! feature the count judged in step 3 includes the units of the edge's open leases
+//! (`crate::leases`), which take the same lock: the app's calls and the edge share one budget.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -89,8 +91,15 @@ pub(crate) async fn consume(
     let Some(period) = period else {
         return Ok(Consumed::NotMetered);
     };
-    let used =
+    let mut used =
         db::usage_counters::lock(&mut tx, &request.customer, &request.feature, period, now).await?;
+    if catalog.feature(&request.feature).is_some_and(|f| f.exact) {
+        // The edge's open leases are spent budget: the app and the edge share one limit.
+        let leased =
+            db::leases::open_units(&mut tx, &request.customer, &request.feature, period.start)
+                .await?;
+        used = used.saturating_add(leased);
+    }
     let judge = judges.feature(&request.feature, u64::try_from(used).unwrap_or(0));
     let decision = judge.decide(request.amount);
     if !decision.allowed || request.amount == 0 {

@@ -14,6 +14,7 @@ mod admin;
 mod applier;
 mod billing;
 mod events;
+mod leases;
 mod monitoring;
 mod publish;
 mod reconcile;
