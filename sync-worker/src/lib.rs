@@ -19,6 +19,7 @@
 
 mod account;
 mod admin;
+mod analytics;
 pub mod app;
 pub mod auth;
 mod billing;

@@ -14,6 +14,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod alerts;
+pub(crate) mod analytics;
 pub(crate) mod api_key_outbox;
 pub(crate) mod api_keys;
 pub(crate) mod api_tokens;
