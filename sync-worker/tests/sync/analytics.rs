@@ -332,6 +332,38 @@ async fn a_fixture_month_adds_up_to_the_figures_worked_by_hand() {
     }
     let refunds: i64 = weeks.iter().map(|w| w["refunds"].as_i64().unwrap()).sum();
     assert_eq!(refunds, 500);
+
+    // The forecast on 1 Dec from October and November: MRR now 17 408; gained 10 600 (October)
+    // + 6808 + 3000 + 1900 (November) = 22 308, 11 154 a month on average; lost 1900 + 3000 =
+    // 4900 of the 0 + 10 600 the months started with, a rate of 4900 / 10 600 = 0.4623. Each
+    // month keeps 57/106 of the one before and gains 11 154:
+    //   December 17 408 × 57/106 + 11 154 = 20 514.9 → 20 515
+    //   January  20 515 × 57/106 + 11 154 = 22 185.7 → 22 186
+    //   February 22 186 × 57/106 + 11 154 = 23 084.2 → 23 084
+    let (status, forecast) = books
+        .get("/v1/analytics/forecast?months=3&lookback=2", API_TOKEN)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{forecast}");
+    assert!(forecast["method"].as_str().unwrap().contains("churn_rate"));
+    assert_eq!(forecast["as_of"], "2026-12-01T00:00:00Z");
+    let usd = &forecast["currencies"][0];
+    assert_eq!(usd["currency"], "usd");
+    assert_eq!(
+        usd["inputs"],
+        json!({
+            "mrr_now": 17408, "from": "2026-10-01", "to": "2026-12-01",
+            "gained_mrr": 22308, "lost_mrr": 4900, "mrr_at_month_starts": 10600,
+            "average_gained_mrr": 11154.0, "churn_rate": 4900.0 / 10600.0
+        })
+    );
+    assert_eq!(
+        usd["projection"],
+        json!([
+            {"month": "2026-12", "mrr": 20515, "arr": 246180},
+            {"month": "2027-01", "mrr": 22186, "arr": 266232},
+            {"month": "2027-02", "mrr": 23084, "arr": 277008}
+        ])
+    );
     books.finish().await;
 }
 
@@ -446,4 +478,91 @@ async fn analytics_need_a_viewer_and_refuse_bad_queries_by_name() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "unknown_feature");
     app.finish().await;
+}
+
+/// `api_calls` bills past 10 a month and warns at 8 on the free plan.
+const USAGE_CATALOG: &str = r#"
+default_plan = "free"
+
+[features]
+api_calls = { type = "metered", reset = "month" }
+
+[plans.free]
+name = "Free"
+rank = 0
+limits = { api_calls = { limit = 10, overage = "bill", warn_at = 0.8 } }
+"#;
+
+#[tokio::test]
+async fn usage_patterns_of_known_counts() {
+    let path = std::env::temp_dir().join(format!(
+        "tollgate_analytics_{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&path, USAGE_CATALOG).unwrap();
+    let app = TestApp::spawn_with_catalog("2026-11-20T12:00:00Z", path.clone()).await;
+    // Ten customers use 1, 2, …, 9 and 12 calls: one call each on 19 Nov, the rest on 20 Nov.
+    let counts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12];
+    let mut events = Vec::new();
+    for (i, count) in counts.iter().enumerate() {
+        let customer = format!("u{:02}", i + 1);
+        events.push(json!({ "id": format!("{customer}-1"), "customer": customer,
+            "feature": "api_calls", "amount": 1, "timestamp": "2026-11-19T08:00:00Z" }));
+        if *count > 1 {
+            events.push(json!({ "id": format!("{customer}-2"), "customer": customer,
+                "feature": "api_calls", "amount": count - 1,
+                "timestamp": "2026-11-20T08:00:00Z" }));
+        }
+    }
+    let response = app
+        .client
+        .post(format!("{}/v1/usage", app.address))
+        .bearer_auth(API_TOKEN)
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let response = app
+        .client
+        .get(format!(
+            "{}/v1/analytics/usage?feature=api_calls&from=2026-11-19&to=2026-11-21",
+            app.address
+        ))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let report: Value = response.json().await.unwrap();
+    // 19 Nov: ten events of one call. 20 Nov: the other 57 − 10 = 47 calls, nine customers
+    // (u01 used only one). Per customer, nearest rank of the ten sorted counts: p50 is the 5th
+    // (5), p95 the 10th (12). Now (period: November): u08 and u09 are at warn_at (8 and 9 of
+    // 10, 80 % or more), u10 is past the limit (12 of 10).
+    assert_eq!(
+        report,
+        json!({
+            "feature": "api_calls", "from": "2026-11-19", "to": "2026-11-21", "interval": "day",
+            "intervals": [
+                {"start": "2026-11-19T00:00:00Z", "end": "2026-11-20T00:00:00Z",
+                 "total": 10, "events": 10, "customers": 10},
+                {"start": "2026-11-20T00:00:00Z", "end": "2026-11-21T00:00:00Z",
+                 "total": 47, "events": 9, "customers": 9}
+            ],
+            "total": 57, "customers": 10,
+            "per_customer": {"p50": 5, "p95": 12, "max": 12},
+            "top_customers": [
+                {"customer": "u10", "used": 12}, {"customer": "u09", "used": 9},
+                {"customer": "u08", "used": 8}, {"customer": "u07", "used": 7},
+                {"customer": "u06", "used": 6}, {"customer": "u05", "used": 5},
+                {"customer": "u04", "used": 4}, {"customer": "u03", "used": 3},
+                {"customer": "u02", "used": 2}, {"customer": "u01", "used": 1}
+            ],
+            "at_warn": [{"customer": "u08", "used": 8}, {"customer": "u09", "used": 9}],
+            "at_limit": [{"customer": "u10", "used": 12}]
+        })
+    );
+    app.finish().await;
+    let _ = std::fs::remove_file(&path);
 }
