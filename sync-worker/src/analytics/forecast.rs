@@ -87,7 +87,7 @@ pub(crate) async fn forecast(
         to: this_month,
         step: Step::Month,
     };
-    let history = revenue::report(conn, catalog, range).await?;
+    let history = revenue::report(conn, Some(catalog), range).await?;
     let now_rows =
         db::analytics::mrr(conn, now, now + chrono::Duration::microseconds(1), "1 day").await?;
     let mut mrr_now: BTreeMap<String, i64> = now_rows

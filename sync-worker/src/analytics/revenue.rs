@@ -68,10 +68,11 @@ pub(crate) struct Payments {
 /// One interval of one currency as the two statements found it.
 type Cell = (Option<MrrRow>, MoneyRow);
 
-/// The revenue report of `range`, every currency that has MRR or money in it.
+/// The revenue report of `range`, every currency that has MRR or money in it; plans are named
+/// by the catalog's plan keys (without one, by product name).
 pub(crate) async fn report(
     conn: &mut PgConnection,
-    catalog: &Catalog,
+    catalog: Option<&Catalog>,
     range: Range,
 ) -> Result<Report, AnalyticsError> {
     let (from, to, step) = (range.start(), range.end(), range.step.sql());
@@ -86,7 +87,9 @@ pub(crate) async fn report(
     let plan_of: BTreeMap<String, String> = products
         .into_iter()
         .map(|p| {
-            let plan = plan_key(catalog, &p.id, p.metadata.as_ref()).unwrap_or(p.name);
+            let plan = catalog
+                .and_then(|catalog| plan_key(catalog, &p.id, p.metadata.as_ref()))
+                .unwrap_or(p.name);
             (p.id, plan)
         })
         .collect();

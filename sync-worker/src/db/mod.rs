@@ -41,6 +41,7 @@ pub(crate) mod usage_adjustments;
 pub(crate) mod usage_counters;
 pub(crate) mod usage_events;
 pub(crate) mod usage_gauges;
+pub(crate) mod usage_monthly;
 pub(crate) mod webhook_events;
 
 /// Rows of an export, streamed as the database sends them, each column as text.

@@ -73,7 +73,7 @@ async fn revenue(
     )
     .map_err(api)?;
     let mut conn = state.pool.acquire().await?;
-    let report = revenue::report(&mut conn, &state.catalog, range)
+    let report = revenue::report(&mut conn, Some(&state.catalog), range)
         .await
         .map_err(api)?;
     json(report)

@@ -333,6 +333,29 @@ async fn a_fixture_month_adds_up_to_the_figures_worked_by_hand() {
     let refunds: i64 = weeks.iter().map(|w| w["refunds"].as_i64().unwrap()).sum();
     assert_eq!(refunds, 500);
 
+    // The command line's report of November: the same figures, one row per currency.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["report", "revenue", "--month", "2026-11"])
+        .env("DATABASE_URL", &books.app.database.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "month,currency,mrr_start,mrr_end,new_mrr,expansion_mrr,contraction_mrr,churned_mrr,\
+         reactivated_mrr,net_new_mrr,arr,subscribers_start,subscribers_end,churned_customers,\
+         customer_churn_rate,revenue_churn_rate,arpu,ltv,payments_succeeded,payments_failed,\
+         payment_success_rate,gross_revenue,refunds,net_revenue\r\n\
+         2026-11,usd,10600,17408,6808,3000,3000,1900,1900,6808,208896,4,8,1,0.25,\
+         0.46226415094339623,2176,8704,7,1,0.875,33400,500,32900\r\n"
+    );
+
     // The forecast on 1 Dec from October and November: MRR now 17 408; gained 10 600 (October)
     // + 6808 + 3000 + 1900 (November) = 22 308, 11 154 a month on average; lost 1900 + 3000 =
     // 4900 of the 0 + 10 600 the months started with, a rate of 4900 / 10 600 = 0.4623. Each
@@ -563,6 +586,56 @@ async fn usage_patterns_of_known_counts() {
             "at_limit": [{"customer": "u10", "used": 12}]
         })
     );
+
+    // The monthly job on 1 Dec stores November's lines; the report reads them even once the
+    // events are gone, and running the job again replaces them rather than adding.
+    let deps = tollgate_sync::jobs::Deps {
+        pool: app.pool.clone(),
+        catalog: Arc::new(tollgate_gate::Catalog::parse(USAGE_CATALOG).unwrap()),
+        polar: None,
+        clock: app.clock.clone(),
+    };
+    let december = at("2026-12-01T00:00:00Z");
+    for _ in 0..2 {
+        tollgate_sync::jobs::usage_report::run_once(&deps, december)
+            .await
+            .unwrap();
+    }
+    let stored: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT to_char(month, 'YYYY-MM'), customer, events, units FROM usage_monthly
+         ORDER BY customer",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let expected: Vec<(String, String, i64, i64)> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, count)| {
+            let events = if *count > 1 { 2 } else { 1 };
+            ("2026-11".into(), format!("u{:02}", i + 1), events, *count)
+        })
+        .collect();
+    assert_eq!(stored, expected);
+    sqlx::query("DELETE FROM usage_events")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["report", "usage", "--month", "2026-11"])
+        .env("DATABASE_URL", &app.database.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let csv = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(csv.lines().count(), 11, "{csv}");
+    assert!(csv.contains("2026-11,u10,api_calls,2,12,2\n"), "{csv}");
     app.finish().await;
     let _ = std::fs::remove_file(&path);
 }
