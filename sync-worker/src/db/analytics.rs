@@ -8,15 +8,16 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-/// The intervals `[start, finish)` and the sorted instants that begin or end one.
+/// The intervals `[start, finish)`, numbered `i` from 1, and the sorted instants that begin or
+/// end one: instant `k` is the start of interval `k` and the end of interval `k - 1`.
 const BOUNDS: &str = "
     bounds AS (
-        SELECT b AS start, least(b + $3::interval, $2::timestamptz) AS finish
+        SELECT b.start, least(b.start + $3::interval, $2::timestamptz) AS finish, b.i
         FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 microsecond',
-                             $3::interval) AS b
+                             $3::interval) WITH ORDINALITY AS b(start, i)
     ),
     instants AS (
-        SELECT array_agg(at ORDER BY at) AS at
+        SELECT array_agg(at ORDER BY at) AS at, count(*) - 1 AS intervals
         FROM (SELECT start AS at FROM bounds UNION SELECT finish FROM bounds) i
     )";
 
@@ -28,7 +29,7 @@ const MRR: &str = "
         (v.amount - CASE
             WHEN v.discount_type IS NULL OR v.discount_duration = 'once'
                  OR (v.discount_duration = 'repeating'
-                     AND at.at >= v.started_at + make_interval(months => coalesce(v.discount_months, 0)))
+                     AND i.at[k] >= v.started_at + make_interval(months => coalesce(v.discount_months, 0)))
                 THEN 0
             WHEN v.discount_type = 'percentage'
                 THEN v.amount * coalesce(v.discount_basis_points, 0)::numeric / 10000
@@ -71,7 +72,8 @@ pub(crate) struct ProductRow {
 /// A subscription version holds from its `version_at` until the next version; it counts in MRR
 /// while `active` or `past_due`. Each version is joined only to the instants it covers (found
 /// with `width_bucket` in the sorted instants), so the work grows with the versions, not with
-/// versions × intervals.
+/// versions × intervals; instants are numbered so that every later step is a hash join or a
+/// hash aggregate on integers.
 pub(crate) async fn mrr(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
@@ -88,30 +90,32 @@ pub(crate) async fn mrr(
          ),
          counted AS (
              SELECT v.*,
-                    width_bucket(v.version_at - interval '1 microsecond', i.at) + 1 AS first_at,
+                    width_bucket(v.version_at - interval '1 microsecond', i.at) + 1 AS first_k,
                     width_bucket(coalesce(v.until, 'infinity') - interval '1 microsecond', i.at)
-                        AS last_at,
-                    i.at AS instants
+                        AS last_k
              FROM spans v, instants i
              WHERE v.status IN ('active', 'past_due')
                AND (v.until IS NULL OR v.until > $1)
          ),
          at_instant AS (
-             SELECT at.at, v.currency, v.customer_id, v.product_id, {MRR} AS mrr
-             FROM counted v
-             CROSS JOIN LATERAL generate_series(v.first_at, v.last_at) AS k
-             CROSS JOIN LATERAL (SELECT v.instants[k] AS at) AS at
+             SELECT k, v.currency, v.customer_id, v.product_id, {MRR} AS mrr
+             FROM counted v, instants i, generate_series(v.first_k, v.last_k) AS k
          ),
          customer_at AS (
-             SELECT at, currency, customer_id, sum(mrr) AS mrr
-             FROM at_instant GROUP BY at, currency, customer_id
+             SELECT k, currency, customer_id, sum(mrr) AS mrr
+             FROM at_instant GROUP BY k, currency, customer_id
          ),
          moves AS (
-             SELECT b.start, c.currency, c.customer_id,
-                    sum(c.mrr) FILTER (WHERE c.at = b.start) AS mrr_start,
-                    sum(c.mrr) FILTER (WHERE c.at = b.finish) AS mrr_end
-             FROM bounds b JOIN customer_at c ON c.at = b.start OR c.at = b.finish
-             GROUP BY b.start, c.currency, c.customer_id
+             SELECT m.i, m.currency, m.customer_id,
+                    sum(m.mrr_start) AS mrr_start, sum(m.mrr_end) AS mrr_end
+             FROM (SELECT k AS i, currency, customer_id, mrr AS mrr_start,
+                          NULL::numeric AS mrr_end
+                   FROM customer_at
+                   UNION ALL
+                   SELECT k - 1, currency, customer_id, NULL, mrr FROM customer_at) m,
+                  instants n
+             WHERE m.i BETWEEN 1 AND n.intervals
+             GROUP BY m.i, m.currency, m.customer_id
          ),
          first_paid AS (
              SELECT customer_id, currency, min(version_at) AS since
@@ -120,21 +124,20 @@ pub(crate) async fn mrr(
              GROUP BY customer_id, currency
          ),
          products AS (
-             SELECT b.start, a.currency,
+             SELECT a.i, a.currency,
                     jsonb_agg(jsonb_build_object(
                         'product_id', a.product_id, 'subscribers', a.subscribers,
                         'customers', a.customers, 'mrr', a.mrr) ORDER BY a.product_id) AS products
-             FROM bounds b
-             JOIN (SELECT at, currency, product_id, count(*) AS subscribers,
+             FROM (SELECT k - 1 AS i, currency, product_id, count(*) AS subscribers,
                           count(DISTINCT customer_id) AS customers, sum(mrr) AS mrr
-                   FROM at_instant GROUP BY at, currency, product_id) a ON a.at = b.finish
-             GROUP BY b.start, a.currency
+                   FROM at_instant WHERE k > 1 GROUP BY k, currency, product_id) a
+             GROUP BY a.i, a.currency
          )
-         SELECT m.start, m.currency,
+         SELECT b.start, m.currency,
                 coalesce(sum(m.mrr_start), 0)::int8 AS mrr_start,
                 coalesce(sum(m.mrr_end), 0)::int8 AS mrr_end,
                 coalesce(sum(m.mrr_end) FILTER (WHERE coalesce(m.mrr_start, 0) = 0
-                    AND m.mrr_end > 0 AND (f.since IS NULL OR f.since >= m.start)), 0)::int8
+                    AND m.mrr_end > 0 AND (f.since IS NULL OR f.since >= b.start)), 0)::int8
                     AS new_mrr,
                 coalesce(sum(m.mrr_end - m.mrr_start) FILTER (WHERE m.mrr_start > 0
                     AND m.mrr_end > m.mrr_start), 0)::int8 AS expansion_mrr,
@@ -143,16 +146,17 @@ pub(crate) async fn mrr(
                 coalesce(sum(m.mrr_start) FILTER (WHERE m.mrr_start > 0
                     AND coalesce(m.mrr_end, 0) = 0), 0)::int8 AS churned_mrr,
                 coalesce(sum(m.mrr_end) FILTER (WHERE coalesce(m.mrr_start, 0) = 0
-                    AND m.mrr_end > 0 AND f.since < m.start), 0)::int8 AS reactivated_mrr,
+                    AND m.mrr_end > 0 AND f.since < b.start), 0)::int8 AS reactivated_mrr,
                 count(m.mrr_start) AS subscribers_start,
                 count(m.mrr_end) AS subscribers_end,
                 count(m.mrr_start) FILTER (WHERE m.mrr_end IS NULL) AS churned_customers,
                 coalesce(p.products, '[]'::jsonb) AS products
          FROM moves m
+         JOIN bounds b ON b.i = m.i
          LEFT JOIN first_paid f USING (customer_id, currency)
-         LEFT JOIN products p ON p.start = m.start AND p.currency = m.currency
-         GROUP BY m.start, m.currency, p.products
-         ORDER BY m.currency, m.start"
+         LEFT JOIN products p ON p.i = m.i AND p.currency = m.currency
+         GROUP BY b.start, m.currency, p.products
+         ORDER BY m.currency, b.start"
     );
     // Only constants are spliced in; every value is bound.
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
