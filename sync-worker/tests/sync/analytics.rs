@@ -639,3 +639,55 @@ async fn usage_patterns_of_known_counts() {
     app.finish().await;
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test]
+async fn weekly_plans_and_repeating_discounts_are_normalised_to_a_month() {
+    let books = Books::open("2026-10-01T00:00:00Z").await;
+    books
+        .run(Action::CreateProduct {
+            name: "Premium Weekly".into(),
+            price_amount: 500,
+            interval: polar_sim::model::Interval::Week,
+            metadata: serde_json::from_value(json!({ "plan": "premium" })).unwrap(),
+        })
+        .await;
+    books.at("2026-10-01T10:00:00Z").await;
+    books.subscribe("w", "Premium Weekly", None).await;
+    books.subscribe("r", "Premium", None).await;
+    books
+        .run(Action::ApplyDiscount {
+            subscription: "r".into(),
+            off: DiscountOff::Percentage { basis_points: 5000 },
+            duration: DiscountDuration::Repeating,
+            duration_in_months: Some(1),
+        })
+        .await;
+    books.at("2026-12-01T00:00:00Z").await;
+    let (status, report) = books
+        .get(
+            "/v1/analytics/revenue?from=2026-10-01&to=2026-12-01",
+            API_TOKEN,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let months = report["currencies"][0]["intervals"].as_array().unwrap();
+    let pick = |m: &Value| {
+        json!([
+            m["mrr_start"],
+            m["mrr_end"],
+            m["new_mrr"],
+            m["expansion_mrr"],
+            m["payments"]["succeeded"],
+            m["gross_revenue"]
+        ])
+    };
+    // October: w pays 500 a week: 500 × 52 / 12 = 2166.67 → 2167 a month. r pays 1900 less
+    // 50 % for the first month from its start (1 Oct 10:00): 950. Both new: 3117. Orders: w on
+    // 1, 8, 15, 22 and 29 Oct (5 × 500) and r's first, before its discount (1900): 6, 4400.
+    assert_eq!(pick(&months[0]), json!([0, 3117, 3117, 0, 6, 4400]));
+    // November: r's discount ended on 1 Nov 10:00, so r's MRR rose 950 → 1900 (expansion):
+    // 2167 + 1900 = 4067. Orders: r's renewal on 1 Nov (the month is over: 1900) and w on 5,
+    // 12, 19 and 26 Nov: 5, 3900.
+    assert_eq!(pick(&months[1]), json!([3117, 4067, 0, 950, 5, 3900]));
+    books.finish().await;
+}
