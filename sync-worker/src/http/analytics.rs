@@ -152,11 +152,3 @@ async fn usage(
         .map_err(api)?;
     json(report)
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_maximum_is_what_the_contract_says() {
-        assert_eq!(crate::analytics::MAX_INTERVALS, 366);
-    }
-}
