@@ -233,6 +233,19 @@ impl App {
         let scheduled = self
             .run_jobs
             .then(|| tokio::spawn(Scheduler::run_forever(Arc::clone(&self.scheduler))));
+        // The trailing edge of usage coalescing: held-back snapshots catch up once their window
+        // passes.
+        let fresh = self.run_jobs.then(|| {
+            let deps = crate::usage::Deps {
+                pool: self.state.pool.clone(),
+                catalog: Arc::clone(&self.state.catalog),
+                polar: None,
+            };
+            tokio::spawn(jobs::usage_freshness::run_forever(
+                deps,
+                self.state.clock.clone(),
+            ))
+        });
         let published = self
             .publisher
             .map(|sink| tokio::spawn(publish::run_forever(self.state.pool.clone(), sink)));
@@ -268,7 +281,7 @@ impl App {
         .await;
         applier.abort();
         retry.abort();
-        for task in [scheduled, published].into_iter().flatten() {
+        for task in [scheduled, fresh, published].into_iter().flatten() {
             task.abort();
         }
         for task in monitoring {

@@ -1,6 +1,7 @@
 //! The `tollgate` command line: its commands and what each one does.
 
 mod admin;
+mod analytics;
 mod billing;
 mod events;
 mod tokens;
@@ -136,6 +137,9 @@ pub(crate) struct HealthArgs {
 pub(crate) enum ReportCommand {
     /// Usage of one UTC calendar month per customer and feature: events, units, overage units.
     Usage(UsageReportArgs),
+    /// Revenue of one UTC calendar month per currency: MRR and its movements, churn, ARPU,
+    /// LTV, payments, revenue and refunds (docs/analytics.md).
+    Revenue(analytics::RevenueReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +205,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhooks(WebhooksCommand::List(args)) => list(&args).await,
         Command::Webhooks(WebhooksCommand::Replay(args)) => replay(&args).await,
         Command::Report(ReportCommand::Usage(args)) => usage_report(&args).await,
+        Command::Report(ReportCommand::Revenue(args)) => analytics::revenue_report(&args).await,
         Command::Sync(args) => {
             let (resources, job) = match args.target {
                 SyncTarget::Products => (vec![Resource::Products], "sync.products"),

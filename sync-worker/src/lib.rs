@@ -20,6 +20,7 @@
 mod account;
 mod admin;
 mod alerts;
+mod analytics;
 pub mod app;
 pub mod auth;
 mod billing;

@@ -15,6 +15,7 @@
 pub(crate) mod accounts;
 pub(crate) mod alert_outbox;
 pub(crate) mod alerts;
+pub(crate) mod analytics;
 pub(crate) mod api_key_outbox;
 pub(crate) mod api_keys;
 pub(crate) mod api_tokens;
@@ -43,6 +44,7 @@ pub(crate) mod usage_adjustments;
 pub(crate) mod usage_counters;
 pub(crate) mod usage_events;
 pub(crate) mod usage_gauges;
+pub(crate) mod usage_monthly;
 pub(crate) mod webhook_events;
 
 /// Rows of an export, streamed as the database sends them, each column as text.

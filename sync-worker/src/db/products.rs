@@ -78,3 +78,24 @@ pub(crate) async fn live_raw(
         .fetch_all(conn)
         .await
 }
+
+/// A product's name and metadata, for naming the plan it sells.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct ProductInfo {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) metadata: Option<serde_json::Value>,
+}
+
+/// The stored products with `ids`.
+pub(crate) async fn names_and_metadata(
+    conn: &mut PgConnection,
+    ids: &[String],
+) -> Result<Vec<ProductInfo>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, raw -> 'metadata' AS metadata FROM products WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}

@@ -170,3 +170,21 @@ pub(crate) async fn set(
     .await?;
     Ok(())
 }
+
+/// Every customer's count of `feature` in the period that holds `now`, by customer.
+pub(crate) async fn current_of_feature(
+    conn: &mut PgConnection,
+    feature: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT customer, used FROM usage_counters
+         WHERE feature = $1 AND period_start <= $2 AND (period_end IS NULL OR period_end > $2)
+           AND used > 0
+         ORDER BY customer",
+    )
+    .bind(feature)
+    .bind(now)
+    .fetch_all(conn)
+    .await
+}

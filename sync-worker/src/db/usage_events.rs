@@ -151,3 +151,96 @@ pub(crate) async fn totals(
     .fetch_all(pool)
     .await
 }
+
+/// One interval of a feature's usage: units, events and the customers who used it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct IntervalUse {
+    pub(crate) start: DateTime<Utc>,
+    pub(crate) units: i64,
+    pub(crate) events: i64,
+    pub(crate) customers: i64,
+}
+
+/// The counted events of `feature` in `[from, to)` by their own time, per interval of `step`
+/// (a PostgreSQL interval); intervals without events are left out.
+pub(crate) async fn per_interval(
+    conn: &mut PgConnection,
+    feature: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    step: &str,
+) -> Result<Vec<IntervalUse>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH starts AS (
+             SELECT array_agg(b ORDER BY b) AS at
+             FROM generate_series($2::timestamptz, $3::timestamptz - interval '1 microsecond',
+                                  $4::interval) AS b
+         )
+         SELECT s.at[width_bucket(e.occurred_at, s.at)] AS start,
+                sum(e.amount)::int8 AS units, count(*) AS events,
+                count(DISTINCT e.customer) AS customers
+         FROM usage_events e, starts s
+         WHERE e.feature = $1 AND e.occurred_at >= $2 AND e.occurred_at < $3
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(feature)
+    .bind(from)
+    .bind(to)
+    .bind(step)
+    .fetch_all(conn)
+    .await
+}
+
+/// How the customers who used `feature` in `[from, to)` spread: their number, the units in
+/// all, and the nearest-rank 50th and 95th percentiles and the most of one customer's units.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct Spread {
+    pub(crate) customers: i64,
+    pub(crate) units: i64,
+    pub(crate) p50: Option<i64>,
+    pub(crate) p95: Option<i64>,
+    pub(crate) max: Option<i64>,
+}
+
+pub(crate) async fn spread(
+    conn: &mut PgConnection,
+    feature: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Spread, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*) AS customers, coalesce(sum(units), 0)::int8 AS units,
+                percentile_disc(0.5) WITHIN GROUP (ORDER BY units)::int8 AS p50,
+                percentile_disc(0.95) WITHIN GROUP (ORDER BY units)::int8 AS p95,
+                max(units)::int8 AS max
+         FROM (SELECT customer, sum(amount) AS units FROM usage_events
+               WHERE feature = $1 AND occurred_at >= $2 AND occurred_at < $3
+               GROUP BY customer) c",
+    )
+    .bind(feature)
+    .bind(from)
+    .bind(to)
+    .fetch_one(conn)
+    .await
+}
+
+/// The `limit` customers who used the most of `feature` in `[from, to)`, most first.
+pub(crate) async fn top_customers(
+    conn: &mut PgConnection,
+    feature: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT customer, sum(amount)::int8 AS units FROM usage_events
+         WHERE feature = $1 AND occurred_at >= $2 AND occurred_at < $3
+         GROUP BY customer ORDER BY units DESC, customer LIMIT $4",
+    )
+    .bind(feature)
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

@@ -36,3 +36,17 @@ pub(crate) async fn set(
     .await?;
     Ok(())
 }
+
+/// Every customer's level of the gauge `feature`, by customer.
+pub(crate) async fn levels_of_feature(
+    conn: &mut PgConnection,
+    feature: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT customer, level FROM usage_gauges WHERE feature = $1 AND level > 0
+         ORDER BY customer",
+    )
+    .bind(feature)
+    .fetch_all(conn)
+    .await
+}

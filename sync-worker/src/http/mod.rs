@@ -1,6 +1,7 @@
 //! The HTTP API: Polar's webhooks, the `/v1` API for apps, and health probes.
 
 mod admin;
+mod analytics;
 pub(crate) mod auth;
 mod billing;
 mod clerk;
@@ -74,6 +75,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(leases::router(state.clone()))
         .merge(billing::router(state.clone()))
         .merge(admin::router())
+        .merge(analytics::router())
         .merge(probes)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())

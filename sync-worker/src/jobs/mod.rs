@@ -12,6 +12,7 @@ pub mod subscription_sync;
 pub mod usage_cleanup;
 pub mod usage_freshness;
 pub mod usage_processing;
+pub mod usage_report;
 
 use crate::clock::Clock;
 use crate::polar_client::PolarClient;
@@ -56,10 +57,10 @@ impl Deps {
 /// The seed's schedule (docs/design.md, "The sync worker's duties" §5): usage processing every 5
 /// minutes, health check every 10 minutes, order sync every 30 minutes, subscription sync every
 /// 6 hours, full reconcile daily at 02:00 UTC, cleanup and usage cleanup weekly (Sunday 03:00
-/// UTC).
+/// UTC), the monthly usage report on the 1st at 00:00 UTC.
 ///
 /// A new job registers here as `Job::new(NAME, Cadence::…, |deps, now| Box::pin(…))` around
-/// its `run_once`; the monthly usage report joins with `Cadence::Monthly(1, at(0))`.
+/// its `run_once`.
 /// Sub-minute loops (webhook retries, usage freshness) are not ticks: the service runs them on
 /// their own timers.
 pub(crate) fn schedule() -> Vec<Job> {
@@ -107,6 +108,11 @@ pub(crate) fn schedule() -> Vec<Job> {
                     Ok(Finished::Succeeded(json!({ "removed": removed })))
                 })
             },
+        ),
+        Job::new(
+            usage_report::NAME,
+            Cadence::Monthly(1, at(0)),
+            |deps, now| Box::pin(usage_report::run_once(deps, now)),
         ),
     ]
 }

@@ -47,13 +47,6 @@ pub(crate) enum Cadence {
     /// Every week on this day at this UTC time.
     Weekly(Weekday, NaiveTime),
     /// Every month on this day (1–28) at this UTC time.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the cadence of the monthly usage report, not scheduled yet"
-        )
-    )]
     Monthly(u32, NaiveTime),
 }
 

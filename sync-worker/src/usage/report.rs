@@ -7,7 +7,7 @@
 //! until their keys expire.
 
 use crate::db;
-use chrono::{DateTime, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use sqlx::PgPool;
 use std::io::Write;
 
@@ -36,6 +36,20 @@ impl std::fmt::Display for Month {
 }
 
 impl Month {
+    /// The month's first day.
+    pub(crate) fn first(self) -> NaiveDate {
+        self.first
+    }
+
+    /// The month before the one that holds `now` (the last complete month).
+    pub(crate) fn before(now: DateTime<Utc>) -> Self {
+        let day = now.date_naive();
+        let this = day.with_day(1).unwrap_or(day);
+        Month {
+            first: this.checked_sub_months(Months::new(1)).unwrap_or(this),
+        }
+    }
+
     /// `[start, end)` of the month in UTC.
     pub(crate) fn bounds(self) -> (DateTime<Utc>, DateTime<Utc>) {
         let start = self
@@ -55,8 +69,17 @@ impl Month {
 /// One line of the report: a customer's events, units and billed overage of one feature.
 pub(crate) use crate::db::usage_events::Total as Line;
 
-/// The report's lines, by customer then feature.
+/// The report's lines, by customer then feature: those the monthly job stored for the month,
+/// else counted now from the events still kept.
 pub(crate) async fn lines(pool: &PgPool, month: Month) -> Result<Vec<Line>, sqlx::Error> {
+    if let Some(stored) = db::usage_monthly::of_month(pool, month.first()).await? {
+        return Ok(stored);
+    }
+    counted(pool, month).await
+}
+
+/// The report's lines counted from the events of the month.
+pub(crate) async fn counted(pool: &PgPool, month: Month) -> Result<Vec<Line>, sqlx::Error> {
     let (start, end) = month.bounds();
     db::usage_events::totals(pool, start, end).await
 }

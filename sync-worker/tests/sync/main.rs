@@ -11,6 +11,7 @@
 )]
 
 mod admin;
+mod analytics;
 mod applier;
 mod billing;
 mod events;

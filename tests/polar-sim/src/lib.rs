@@ -41,7 +41,7 @@ pub mod webhook;
 pub use api_faults::ApiFault;
 pub use error::SimError;
 pub use lifecycle::subscriptions::{Payment, Proration};
-pub use model::SubscriptionStatus;
+pub use model::{DiscountDuration, DiscountOff, SubscriptionStatus};
 pub use ratelimit::RateLimit;
 pub use scenario::{Action, Outcome, Scenario};
 pub use sim::{Sim, SimConfig, SimHandle, StartError};

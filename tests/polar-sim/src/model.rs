@@ -206,6 +206,43 @@ pub struct Subscription {
     pub pending_update: Option<PendingUpdate>,
     /// Seats bought, for a seat-based product; `None` otherwise.
     pub seats: Option<u32>,
+    /// The discount applied to the subscription's invoices, if any.
+    pub discount: Option<Discount>,
+}
+
+/// How long a discount applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscountDuration {
+    /// The next invoice only.
+    Once,
+    #[default]
+    Forever,
+    /// The invoices of `duration_in_months` months from when it was applied.
+    Repeating,
+}
+
+/// What a discount takes off an invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum DiscountOff {
+    /// A share of the amount, in basis points (2 500 = 25 %).
+    Percentage { basis_points: u32 },
+    /// A fixed amount in the subscription's currency, minor units.
+    Fixed { amount: i64 },
+}
+
+/// A discount as applied to one subscription.
+#[derive(Debug, Clone)]
+pub struct Discount {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub name: String,
+    pub off: DiscountOff,
+    pub duration: DiscountDuration,
+    pub duration_in_months: Option<u32>,
+    /// Invoices it has reduced so far (a `once` discount stops after one).
+    pub invoices: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -212,7 +212,7 @@ pub fn subscription_flat(s: &Subscription) -> serde_json::Map<String, Value> {
         "resumes_at": null,
         "customer_id": s.customer_id,
         "product_id": s.product_id,
-        "discount_id": null,
+        "discount_id": s.discount.as_ref().map(|d| d.id),
         "checkout_id": s.checkout_id,
         "seats": s.seats,
         "units": s.seats,
@@ -247,7 +247,12 @@ pub fn subscription(st: &State, s: &Subscription) -> Value {
     map.insert("custom_field_data".into(), json!({}));
     map.insert("customer".into(), customer_by_id(st, s.customer_id));
     map.insert("product".into(), product_by_id(st, s.product_id));
-    map.insert("discount".into(), Value::Null);
+    map.insert(
+        "discount".into(),
+        s.discount
+            .as_ref()
+            .map_or(Value::Null, |d| discount(st, d, &s.currency)),
+    );
     map.insert("prices".into(), Value::Array(prices));
     map.insert("meters".into(), json!([]));
     map.insert("pending_update".into(), pending);
@@ -596,4 +601,46 @@ pub fn customer_session(st: &State, s: &CustomerSession) -> Value {
         "customer_id": s.customer_id,
         "customer": customer_by_id(st, s.customer_id),
     })
+}
+
+/// A subscription's discount (Polar's `SubscriptionDiscount`).
+pub fn discount(st: &State, d: &crate::model::Discount, currency: &str) -> Value {
+    use crate::model::{DiscountDuration, DiscountOff};
+    let mut v = json!({
+        "duration": match d.duration {
+            DiscountDuration::Once => "once",
+            DiscountDuration::Forever => "forever",
+            DiscountDuration::Repeating => "repeating",
+        },
+        "created_at": polar_time(d.created_at),
+        "modified_at": null,
+        "id": d.id,
+        "metadata": {},
+        "name": d.name,
+        "code": null,
+        "starts_at": null,
+        "ends_at": null,
+        "max_redemptions": null,
+        "max_redemptions_per_customer": null,
+        "redemptions_count": 1,
+        "organization_id": st.organization_id,
+    });
+    if let Value::Object(map) = &mut v {
+        if d.duration == DiscountDuration::Repeating {
+            map.insert("duration_in_months".into(), json!(d.duration_in_months));
+        }
+        match d.off {
+            DiscountOff::Percentage { basis_points } => {
+                map.insert("type".into(), json!("percentage"));
+                map.insert("basis_points".into(), json!(basis_points));
+            }
+            DiscountOff::Fixed { amount } => {
+                map.insert("type".into(), json!("fixed"));
+                map.insert("amount".into(), json!(amount));
+                map.insert("currency".into(), json!(currency));
+                map.insert("amounts".into(), json!({ currency: amount }));
+            }
+        }
+    }
+    v
 }

@@ -15,8 +15,8 @@ use uuid::Uuid;
 use crate::error::SimError;
 use crate::lifecycle::catalog::{self, ProductPatch};
 use crate::lifecycle::subscriptions::{self, Drift, Payment, Proration};
-use crate::lifecycle::{Emitter, billing, checkouts, customers, usage};
-use crate::model::{Interval, Metadata, SubscriptionStatus};
+use crate::lifecycle::{Emitter, billing, checkouts, customers, discounts, usage};
+use crate::model::{DiscountDuration, DiscountOff, Interval, Metadata, SubscriptionStatus};
 use crate::render;
 use crate::store::State;
 
@@ -128,6 +128,16 @@ pub enum Action {
     /// Removes a scheduled cancellation.
     Uncancel {
         subscription: String,
+    },
+    /// Puts a discount on the subscription from its next invoice on (a percentage in basis
+    /// points, or a fixed amount), `forever`, `once` or `repeating` for some months.
+    ApplyDiscount {
+        subscription: String,
+        #[serde(flatten)]
+        off: DiscountOff,
+        #[serde(default)]
+        duration: DiscountDuration,
+        duration_in_months: Option<u32>,
     },
     /// The renewal payment fails: a new period starts and the subscription goes past_due.
     FailPayment {
@@ -393,6 +403,20 @@ fn apply(st: &mut State, em: &mut Emitter, action: Action) -> Result<Subject, Si
         Action::FailPayment { subscription } => {
             let id = st.resolve_subscription(&subscription)?;
             subscriptions::cycle(st, em, id, Payment::Fails).map(|()| Subject::Subscription(id))
+        }
+        Action::ApplyDiscount {
+            subscription,
+            off,
+            duration,
+            duration_in_months,
+        } => {
+            let id = st.resolve_subscription(&subscription)?;
+            let new = discounts::NewDiscount {
+                off,
+                duration,
+                duration_in_months,
+            };
+            discounts::apply(st, em, id, new).map(|()| Subject::Subscription(id))
         }
         Action::Recover { subscription } => {
             let id = st.resolve_subscription(&subscription)?;

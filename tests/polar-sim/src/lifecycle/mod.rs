@@ -11,6 +11,7 @@ pub mod billing;
 pub mod catalog;
 pub mod checkouts;
 pub mod customers;
+pub mod discounts;
 pub mod seats;
 pub mod subscriptions;
 pub mod usage;

@@ -66,7 +66,12 @@ pub enum Payment {
 /// Days after a failed renewal when Polar retries the charge.
 const FIRST_RETRY_DAYS: i64 = 2;
 
-fn emit_sub(st: &mut State, em: &mut Emitter, id: Uuid, events: &[&str]) -> Result<(), SimError> {
+pub(super) fn emit_sub(
+    st: &mut State,
+    em: &mut Emitter,
+    id: Uuid,
+    events: &[&str],
+) -> Result<(), SimError> {
     let customer_id = st.subscription(id)?.customer_id;
     em.emit_all(st, events, |st| {
         st.subscriptions
@@ -78,7 +83,7 @@ fn emit_sub(st: &mut State, em: &mut Emitter, id: Uuid, events: &[&str]) -> Resu
 }
 
 /// Applies `change` to a subscription and advances its `modified_at`.
-fn modify(
+pub(super) fn modify(
     st: &mut State,
     id: Uuid,
     change: impl FnOnce(&mut Subscription, DateTime<Utc>),
@@ -140,6 +145,7 @@ pub fn start(st: &mut State, em: &mut Emitter, start: Start) -> Result<Uuid, Sim
         metadata: start.metadata,
         pending_update: None,
         seats,
+        discount: None,
     };
     st.subscriptions.insert(id, sub);
     st.used_products.insert(start.product_id);
@@ -466,6 +472,7 @@ pub fn cycle(st: &mut State, em: &mut Emitter, id: Uuid, payment: Payment) -> Re
     let retry =
         (payment == Payment::Fails).then(|| st.clock.now() + Duration::days(FIRST_RETRY_DAYS));
     let prorations = st.pending_prorations.remove(&id).unwrap_or_default();
+    let charged = super::discounts::charge(st, id, product.price.total(seats))?;
     billing::create_order(
         st,
         em,
@@ -475,7 +482,7 @@ pub fn cycle(st: &mut State, em: &mut Emitter, id: Uuid, payment: Payment) -> Re
             subscription_id: Some(id),
             checkout_id: None,
             billing_reason: BillingReason::SubscriptionCycle,
-            items: std::iter::once((product.name.clone(), product.price.total(seats), false))
+            items: std::iter::once((product.name.clone(), charged, false))
                 .chain(prorations)
                 .collect(),
             next_payment_attempt_at: retry,

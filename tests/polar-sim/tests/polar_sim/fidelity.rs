@@ -168,6 +168,12 @@ fn drive(sim: &SimHandle) {
     run(Action::Uncancel {
         subscription: "user_fid".into(),
     });
+    run(Action::ApplyDiscount {
+        subscription: "user_fid".into(),
+        off: polar_sim::DiscountOff::Percentage { basis_points: 2500 },
+        duration: polar_sim::DiscountDuration::Forever,
+        duration_in_months: None,
+    });
     run(Action::Cycle {
         subscription: "user_fid".into(),
         payment: Payment::Succeeds,
@@ -189,6 +195,14 @@ fn drive(sim: &SimHandle) {
         product: "premium".into(),
         trial_days: Some(7),
         direct: false,
+    });
+    // A `repeating` discount cannot be checked here: it also matches the schema of a `once` or
+    // `forever` one (which allows any extra field), so `oneOf` fails for Polar's own shape.
+    run(Action::ApplyDiscount {
+        subscription: "user_trial".into(),
+        off: polar_sim::DiscountOff::Fixed { amount: 500 },
+        duration: polar_sim::DiscountDuration::Once,
+        duration_in_months: None,
     });
     run(Action::Usage {
         customer: "user_fid".into(),
