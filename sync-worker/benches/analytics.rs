@@ -202,5 +202,6 @@ fn config(database_url: &str) -> Config {
         rate_limit: None,
         rate_limit_burst: None,
         auth_failure_burst: 1000,
+        monitoring: Default::default(),
     }
 }
