@@ -37,6 +37,7 @@ pub mod publish;
 pub mod reconcile;
 pub mod signature;
 pub mod snapshot;
+mod text;
 pub mod usage;
 pub mod webhooks;
 

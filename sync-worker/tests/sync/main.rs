@@ -13,6 +13,8 @@
 mod admin;
 mod applier;
 mod billing;
+mod contract;
+mod openapi;
 mod publish;
 mod reconcile;
 mod scheduler;
