@@ -18,6 +18,7 @@ mod openapi;
 mod publish;
 mod reconcile;
 mod scheduler;
+mod secrets;
 mod support;
 mod usage;
 mod webhooks;
