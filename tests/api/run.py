@@ -215,7 +215,9 @@ def main() -> int:
     try:
         known = seed(stack)
         command = [
-            str(pathlib.Path(sys.executable).parent / "schemathesis"), "run", f"{stack.url}/openapi.json",
+            str(pathlib.Path(sys.executable).parent / "schemathesis"),
+            "--config-file", str(pathlib.Path(__file__).parent / "schemathesis.toml"),
+            "run", f"{stack.url}/openapi.json",
             "--checks", CHECKS,
             "--mode", "all",
             "--phases", "examples,coverage,fuzzing,stateful",

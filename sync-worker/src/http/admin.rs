@@ -181,7 +181,7 @@ struct CustomerParams {
     params(
         CustomerParams,
     ),
-    responses((status = 200, description = "The list", body = Items)),
+    responses((status = 200, description = "The list", body = GrantList)),
     extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request"])))
 )]
 async fn list_grants(
@@ -205,7 +205,9 @@ async fn list_grants(
         ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
     ),
     request_body = GrantRequestDoc,
-    responses((status = 201, description = "The grant", body = Object)),
+    responses((status = 201, description = "The grant", body = Grant, links(
+        ("EndGrant" = (operation_id = "end_grant", parameters(("path.id" = "$response.body#/id")))),
+    ))),
     extensions(("x-role" = json!("support")), ("x-codes" = json!(["invalid_request", "unknown_customer", "unknown_feature", "invalid_amount", "invalid_expiry", "reason_required", "invalid_reason", "invalid_customer"])))
 )]
 async fn create_grant(
@@ -243,7 +245,7 @@ struct EndParams {
         EndParams,
         ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
     ),
-    responses((status = 200, description = "The ended grant", body = Object)),
+    responses((status = 200, description = "The ended grant", body = Grant)),
     extensions(("x-role" = json!("support")), ("x-codes" = json!(["invalid_request", "unknown_grant", "invalid_reason"])))
 )]
 async fn end_grant(
@@ -282,7 +284,7 @@ async fn end_grant(
         ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
     ),
     request_body = AdjustmentRequestDoc,
-    responses((status = 201, description = "The adjustment", body = Object)),
+    responses((status = 201, description = "The adjustment", body = Adjustment)),
     extensions(("x-role" = json!("support")), ("x-codes" = json!(["invalid_request", "unknown_customer", "unknown_feature", "not_metered", "invalid_delta", "reason_required", "invalid_reason", "invalid_customer"])))
 )]
 async fn adjust(
@@ -543,7 +545,7 @@ async fn export(
     params(
         CustomerParams,
     ),
-    responses((status = 200, description = "The list", body = Items)),
+    responses((status = 200, description = "The list", body = ApiKeyList)),
     extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request"])))
 )]
 async fn list_keys(
@@ -575,7 +577,9 @@ struct KeyBody {
         ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
     ),
     request_body = KeyBody,
-    responses((status = 201, description = "The key", body = Object)),
+    responses((status = 201, description = "The key", body = ApiKey, links(
+        ("RevokeKey" = (operation_id = "revoke_key", parameters(("path.id" = "$response.body#/id")))),
+    ))),
     extensions(("x-role" = json!("admin")), ("x-codes" = json!(["invalid_request", "invalid_customer", "invalid_name"])))
 )]
 async fn create_key(
@@ -612,7 +616,7 @@ async fn create_key(
         ("id" = String, Path, description = "The API key's id"),
         ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
     ),
-    responses((status = 200, description = "The revoked key", body = Object)),
+    responses((status = 200, description = "The revoked key", body = ApiKey)),
     extensions(("x-role" = json!("admin")), ("x-codes" = json!(["invalid_request", "unknown_api_key"])))
 )]
 async fn revoke_key(
@@ -675,4 +679,75 @@ struct AdjustmentRequestDoc {
     /// A whole number other than 0.
     delta: i64,
     reason: String,
+}
+
+/// A grant as the API shows it.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct Grant {
+    id: i64,
+    customer: String,
+    feature: String,
+    /// A whole number, `"unlimited"`, or `true`.
+    #[schema(value_type = Value)]
+    amount: Value,
+    expires_at: Option<String>,
+    reason: Option<String>,
+    created_at: String,
+    created_by: String,
+    ended_at: Option<String>,
+    ended_by: Option<String>,
+    /// `live`, `expired` or `ended`.
+    status: String,
+    /// The customer's snapshot revision after the change, when it changed.
+    revision: Option<i64>,
+}
+
+/// Grants, newest first.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct GrantList {
+    items: Vec<Grant>,
+}
+
+/// A usage adjustment and the count it left.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct Adjustment {
+    id: i64,
+    customer: String,
+    feature: String,
+    delta: i64,
+    /// What the count moved (never below 0).
+    applied: i64,
+    /// The period's count after the adjustment.
+    used: i64,
+    period_start: Option<String>,
+    resets_at: Option<String>,
+    reason: Option<String>,
+    created_at: String,
+    created_by: String,
+    revision: Option<i64>,
+}
+
+/// An edge API key (the key itself only in the answer that made it).
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct ApiKey {
+    id: i64,
+    customer: String,
+    name: String,
+    created_at: String,
+    created_by: String,
+    revoked_at: Option<String>,
+    revoked_by: Option<String>,
+    /// Shown once, when the key is made.
+    key: Option<String>,
+}
+
+/// Edge API keys.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct ApiKeyList {
+    items: Vec<ApiKey>,
 }
