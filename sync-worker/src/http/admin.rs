@@ -339,7 +339,7 @@ struct WebhookParams {
     params(
         WebhookParams,
     ),
-    responses((status = 200, description = "The list", body = Items)),
+    responses((status = 200, description = "The list", body = WebhookList)),
     extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request"])))
 )]
 async fn webhooks(
@@ -750,4 +750,27 @@ struct ApiKey {
 #[expect(dead_code, reason = "the document's description of the answer")]
 struct ApiKeyList {
     items: Vec<ApiKey>,
+}
+
+/// A stored webhook delivery.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct WebhookDelivery {
+    webhook_id: String,
+    /// The event's type, such as `subscription.updated`.
+    #[schema(rename = "type")]
+    kind: String,
+    /// `pending`, `applied`, `failed` or `ignored`.
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    received_at: String,
+    next_attempt_at: Option<String>,
+}
+
+/// Stored webhook deliveries, newest first.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct WebhookList {
+    items: Vec<WebhookDelivery>,
 }
