@@ -1,5 +1,6 @@
 """schemathesis hooks for the sync worker's API (loaded through SCHEMATHESIS_HOOKS by run.py).
 
+- `after_call`: counts the requests sent per operation (calls.json, which run.py prints).
 - `documented_error_code`: every 4xx/5xx answer is `{"code", "message"}` whose `code` is one the
   document lists for that operation and status.
 - Path parameters and body fields: half the generated cases use a value the seeded database
@@ -8,13 +9,25 @@
   reach past `unknown_customer`, `unknown_plan` and the like.
 """
 
+import atexit
+import collections
 import json
 import os
+import pathlib
 
 import schemathesis
 from hypothesis import strategies as st
 
 KNOWN: dict[str, list[str]] = json.loads(os.environ.get("TOLLGATE_API_KNOWN", "{}"))
+
+# Requests sent per operation, written to calls.json in the working directory at the end.
+CALLS: collections.Counter = collections.Counter()
+atexit.register(lambda: pathlib.Path("calls.json").write_text(json.dumps(CALLS, indent=1)))
+
+
+@schemathesis.hook
+def after_call(ctx, case, response):
+    CALLS[f"{case.operation.method.upper()} {case.operation.path}"] += 1
 
 
 @schemathesis.hook

@@ -226,6 +226,8 @@ def main() -> int:
             "--generation-database", "none",
             "--workers", "2",
             "--no-color",
+            "--report", "json",
+            "--report-json-path", str(log_dir / "report.json"),
         ]
         if args.seed is not None:
             command += ["--seed", str(args.seed)]
@@ -241,6 +243,12 @@ def main() -> int:
         status = subprocess.run(command, env=env, cwd=log_dir).returncode
     finally:
         stack.stop()
+    calls_file = log_dir / "calls.json"
+    if calls_file.exists():
+        calls = json.loads(calls_file.read_text())
+        print("requests per operation (fewest first):")
+        for operation, count in sorted(calls.items(), key=lambda item: (item[1], item[0])):
+            print(f"  {count:6d}  {operation}")
     print(f"schemathesis exited {status} after {time.monotonic() - started:.0f} s; logs in {log_dir}")
     return status
 

@@ -128,7 +128,7 @@ struct SearchParams {
     params(
         SearchParams,
     ),
-    responses((status = 200, description = "The list", body = Items)),
+    responses((status = 200, description = "The list", body = FoundList)),
     extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request", "query_too_short"])))
 )]
 async fn search(
@@ -441,7 +441,7 @@ struct AuditParams {
     params(
         AuditParams,
     ),
-    responses((status = 200, description = "The list", body = Items)),
+    responses((status = 200, description = "The list", body = AuditList)),
     extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request"])))
 )]
 async fn audit(
@@ -773,4 +773,52 @@ struct WebhookDelivery {
 #[expect(dead_code, reason = "the document's description of the answer")]
 struct WebhookList {
     items: Vec<WebhookDelivery>,
+}
+
+/// A customer the search found.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct Found {
+    customer: Option<String>,
+    polar_id: String,
+    email: Option<String>,
+    /// The plan of the current snapshot.
+    plan: Option<String>,
+    /// The status of the customer's most recently changed subscription.
+    status: Option<String>,
+}
+
+/// Customers found, at most 50.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct FoundList {
+    items: Vec<Found>,
+}
+
+/// An audit row.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct AuditEntry {
+    id: i64,
+    at: String,
+    actor: String,
+    role: Option<String>,
+    action: String,
+    subject: String,
+    customer: Option<String>,
+    #[schema(value_type = Value)]
+    before: Option<Value>,
+    #[schema(value_type = Value)]
+    after: Option<Value>,
+    reason: Option<String>,
+    request_id: Option<String>,
+    #[schema(value_type = Value)]
+    details: Value,
+}
+
+/// Audit rows, newest first.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct AuditList {
+    items: Vec<AuditEntry>,
 }
