@@ -42,6 +42,7 @@ pub mod publish;
 pub mod reconcile;
 pub mod signature;
 pub mod snapshot;
+mod text;
 pub mod usage;
 pub mod webhooks;
 

@@ -15,33 +15,35 @@ use crate::admin::grants::{self, GrantRequest};
 use crate::admin::{Actor, AdminError, api_keys, failed_payments, support_view};
 use crate::auth::Caller;
 use crate::db;
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::marker::PhantomData;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/customers", get(search))
-        .route("/v1/admin/customers/{customer}", get(support))
-        .route("/v1/admin/grants", get(list_grants).post(create_grant))
-        .route("/v1/admin/grants/{id}", delete(end_grant))
-        .route("/v1/admin/usage-adjustments", post(adjust))
-        .route("/v1/admin/failed-payments", get(failed))
-        .route("/v1/admin/webhooks", get(webhooks))
-        .route("/v1/admin/webhooks/{id}/replay", post(replay))
-        .route("/v1/admin/audit", get(audit))
-        .route("/v1/admin/exports/{file}", get(export))
-        .route("/v1/admin/api-keys", get(list_keys).post(create_key))
-        .route("/v1/admin/api-keys/{id}", delete(revoke_key))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(support))
+        .routes(routes!(list_grants, create_grant))
+        .routes(routes!(end_grant))
+        .routes(routes!(adjust))
+        .routes(routes!(failed))
+        .routes(routes!(webhooks))
+        .routes(routes!(replay))
+        .routes(routes!(audit))
+        .routes(routes!(export))
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(revoke_key))
         .layer(DefaultBodyLimit::max(64 * 1024))
 }
 
@@ -100,8 +102,9 @@ fn answer(status: StatusCode, body: Value, by: &Actor) -> Response {
 }
 
 fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))?;
+    super::billing::json_body(value)
 }
 
 fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -110,13 +113,24 @@ fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
         .map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct SearchParams {
     q: Option<String>,
 }
 
-/// `GET /v1/admin/customers?q=`.
+/// Customers whose external id, Polar id or e-mail (any case) starts with `q`.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/customers",
+    tag = "admin",
+    params(
+        SearchParams,
+    ),
+    responses((status = 200, description = "The list", body = FoundList)),
+    extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request", "query_too_short"])))
+)]
 async fn search(
     State(state): State<AppState>,
     _: Authorized<min::Viewer>,
@@ -129,7 +143,18 @@ async fn search(
     Ok(Json(found))
 }
 
-/// `GET /v1/admin/customers/{c}`: the support view.
+/// The support view of one customer: subscriptions, orders, snapshot, decisions, usage,
+/// grants, adjustments, webhooks and audit entries.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/customers/{customer}",
+    tag = "admin",
+    params(
+        ("customer" = String, Path, description = "The app's user id"),
+    ),
+    responses((status = 200, description = "The support view", body = Object)),
+    extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request", "unknown_customer"])))
+)]
 async fn support(
     State(state): State<AppState>,
     _: Authorized<min::Viewer>,
@@ -141,13 +166,24 @@ async fn support(
     Ok(Json(view))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct CustomerParams {
     customer: Option<String>,
 }
 
-/// `GET /v1/admin/grants?customer=`.
+/// Grants, newest first (at most 500), each `live`, `expired` or `ended`.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/grants",
+    tag = "admin",
+    params(
+        CustomerParams,
+    ),
+    responses((status = 200, description = "The list", body = GrantList)),
+    extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request"])))
+)]
 async fn list_grants(
     State(state): State<AppState>,
     _: Authorized<min::Viewer>,
@@ -160,7 +196,20 @@ async fn list_grants(
     Ok(Json(items))
 }
 
-/// `POST /v1/admin/grants` `{customer, feature, amount, expires_at?, reason}` (support).
+/// Grants a customer a feature's amount on top of their plan, until `expires_at` or ended.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/grants",
+    tag = "admin",
+    params(
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+    ),
+    request_body = GrantRequestDoc,
+    responses((status = 201, description = "The grant", body = Grant, links(
+        ("EndGrant" = (operation_id = "end_grant", parameters(("path.id" = "$response.body#/id")))),
+    ))),
+    extensions(("x-role" = json!("support")), ("x-codes" = json!(["invalid_request", "unknown_customer", "unknown_feature", "invalid_amount", "invalid_expiry", "reason_required", "invalid_reason", "invalid_customer"])))
+)]
 async fn create_grant(
     State(state): State<AppState>,
     By(by, _): By<min::Support>,
@@ -179,13 +228,26 @@ async fn create_grant(
     Ok(answer(StatusCode::CREATED, grant, &by))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct EndParams {
     reason: Option<String>,
 }
 
-/// `DELETE /v1/admin/grants/{id}?reason=` (support): ends the grant now.
+/// Ends a live grant now.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/grants/{id}",
+    tag = "admin",
+    params(
+        ("id" = String, Path, description = "The grant's id"),
+        EndParams,
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+    ),
+    responses((status = 200, description = "The ended grant", body = Grant)),
+    extensions(("x-role" = json!("support")), ("x-codes" = json!(["invalid_request", "unknown_grant", "invalid_reason"])))
+)]
 async fn end_grant(
     State(state): State<AppState>,
     By(by, _): By<min::Support>,
@@ -213,7 +275,18 @@ async fn end_grant(
     Ok(answer(StatusCode::OK, grant, &by))
 }
 
-/// `POST /v1/admin/usage-adjustments` `{customer, feature, delta, reason}` (support).
+/// Moves the current period's count of a metered feature by `delta`, never below 0.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/usage-adjustments",
+    tag = "admin",
+    params(
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+    ),
+    request_body = AdjustmentRequestDoc,
+    responses((status = 201, description = "The adjustment", body = Adjustment)),
+    extensions(("x-role" = json!("support")), ("x-codes" = json!(["invalid_request", "unknown_customer", "unknown_feature", "not_metered", "invalid_delta", "reason_required", "invalid_reason", "invalid_customer"])))
+)]
 async fn adjust(
     State(state): State<AppState>,
     By(by, _): By<min::Support>,
@@ -232,7 +305,14 @@ async fn adjust(
     Ok(answer(StatusCode::CREATED, adjusted, &by))
 }
 
-/// `GET /v1/admin/failed-payments`.
+/// Subscriptions `past_due` or `unpaid`, with what is due.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/failed-payments",
+    tag = "admin",
+    responses((status = 200, description = "The list", body = Items)),
+    extensions(("x-role" = json!("viewer")), ("x-codes" = json!([])))
+)]
 async fn failed(
     State(state): State<AppState>,
     _: Authorized<min::Viewer>,
@@ -243,14 +323,25 @@ async fn failed(
     Ok(Json(items))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct WebhookParams {
     status: Option<String>,
     limit: Option<i64>,
 }
 
-/// `GET /v1/admin/webhooks?status=failed&limit=`: the newest stored deliveries.
+/// The newest stored webhook deliveries, or only the failed ones.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/webhooks",
+    tag = "admin",
+    params(
+        WebhookParams,
+    ),
+    responses((status = 200, description = "The list", body = WebhookList)),
+    extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request"])))
+)]
 async fn webhooks(
     State(state): State<AppState>,
     _: Authorized<min::Viewer>,
@@ -286,7 +377,18 @@ async fn webhooks(
     Ok(Json(json!({ "items": items })))
 }
 
-/// `POST /v1/admin/webhooks/{webhook-id}/replay` (support): applies a stored delivery again.
+/// Applies a stored webhook delivery again.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/webhooks/{id}/replay",
+    tag = "admin",
+    params(
+        ("id" = String, Path, description = "The delivery's `webhook-id`"),
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+    ),
+    responses((status = 200, description = "Applied again", body = Replayed)),
+    extensions(("x-role" = json!("support")), ("x-codes" = json!(["invalid_request", "unknown_webhook"])))
+)]
 async fn replay(
     State(state): State<AppState>,
     By(by, _): By<min::Support>,
@@ -320,8 +422,9 @@ async fn replay(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AuditParams {
     customer: Option<String>,
     actor: Option<String>,
@@ -330,7 +433,17 @@ struct AuditParams {
     limit: Option<i64>,
 }
 
-/// `GET /v1/admin/audit?customer=&actor=&action=&since=&limit=`, newest first.
+/// The audit log, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/audit",
+    tag = "admin",
+    params(
+        AuditParams,
+    ),
+    responses((status = 200, description = "The list", body = AuditList)),
+    extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request"])))
+)]
 async fn audit(
     State(state): State<AppState>,
     _: Authorized<min::Viewer>,
@@ -355,14 +468,27 @@ async fn audit(
     Ok(Json(json!({ "items": items })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RangeParams {
     from: Option<String>,
     to: Option<String>,
 }
 
-/// `GET /v1/admin/exports/{name}.csv?from=&to=`: streamed CSV.
+/// A streamed CSV export with a header row: `customers.csv`, `subscriptions.csv`, `orders.csv`,
+/// `usage.csv` or `audit.csv`.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/exports/{file}",
+    tag = "admin",
+    params(
+        ("file" = String, Path, description = "`customers.csv`, `subscriptions.csv`, `orders.csv`, `usage.csv` or `audit.csv`"),
+        RangeParams,
+    ),
+    responses((status = 200, description = "The CSV", content_type = "text/csv", body = String)),
+    extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request", "unknown_export", "invalid_range"])))
+)]
 async fn export(
     State(state): State<AppState>,
     _: Authorized<min::Viewer>,
@@ -411,7 +537,17 @@ async fn export(
         .into_response())
 }
 
-/// `GET /v1/admin/api-keys?customer=`.
+/// Edge API keys (never the keys themselves).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/api-keys",
+    tag = "admin",
+    params(
+        CustomerParams,
+    ),
+    responses((status = 200, description = "The list", body = ApiKeyList)),
+    extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_request"])))
+)]
 async fn list_keys(
     State(state): State<AppState>,
     _: Authorized<min::Viewer>,
@@ -425,14 +561,27 @@ async fn list_keys(
     Ok(Json(json!({ "items": items })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct KeyBody {
     customer: String,
     name: String,
 }
 
-/// `POST /v1/admin/api-keys` `{customer, name}` (admin): the key is in this answer only.
+/// A new edge API key for a customer; `key` is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/api-keys",
+    tag = "admin",
+    params(
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+    ),
+    request_body = KeyBody,
+    responses((status = 201, description = "The key", body = ApiKey, links(
+        ("RevokeKey" = (operation_id = "revoke_key", parameters(("path.id" = "$response.body#/id")))),
+    ))),
+    extensions(("x-role" = json!("admin")), ("x-codes" = json!(["invalid_request", "invalid_customer", "invalid_name"])))
+)]
 async fn create_key(
     State(state): State<AppState>,
     By(by, _): By<min::Admin>,
@@ -458,7 +607,18 @@ async fn create_key(
     Ok(answer(StatusCode::CREATED, view, &by))
 }
 
-/// `DELETE /v1/admin/api-keys/{id}` (admin): the key stops opening the edge.
+/// Revokes an edge API key: it stops opening the edge with the next publish.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/api-keys/{id}",
+    tag = "admin",
+    params(
+        ("id" = String, Path, description = "The API key's id"),
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+    ),
+    responses((status = 200, description = "The revoked key", body = ApiKey)),
+    extensions(("x-role" = json!("admin")), ("x-codes" = json!(["invalid_request", "unknown_api_key"])))
+)]
 async fn revoke_key(
     State(state): State<AppState>,
     By(by, _): By<min::Admin>,
@@ -475,4 +635,190 @@ async fn revoke_key(
         .await
         .map_err(api)?;
     Ok(answer(StatusCode::OK, api_keys::view(&row), &by))
+}
+
+/// A list answer.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct Items {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Value>,
+}
+
+/// A replay's answer.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct Replayed {
+    webhook_id: String,
+    /// The delivery's status after the replay.
+    status: String,
+}
+
+/// `POST /v1/admin/grants`' body.
+#[derive(Debug, ToSchema)]
+#[schema(as = GrantRequest)]
+#[expect(dead_code, reason = "the document's description of the body")]
+struct GrantRequestDoc {
+    customer: String,
+    feature: String,
+    /// A whole number above 0 or `"unlimited"` (gauge, metered), or `true` (boolean).
+    #[schema(value_type = Value)]
+    amount: Value,
+    /// An RFC 3339 instant in the future.
+    expires_at: Option<String>,
+    reason: String,
+}
+
+/// `POST /v1/admin/usage-adjustments`' body.
+#[derive(Debug, ToSchema)]
+#[schema(as = AdjustmentRequest)]
+#[expect(dead_code, reason = "the document's description of the body")]
+struct AdjustmentRequestDoc {
+    customer: String,
+    feature: String,
+    /// A whole number other than 0.
+    delta: i64,
+    reason: String,
+}
+
+/// A grant as the API shows it.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct Grant {
+    id: i64,
+    customer: String,
+    feature: String,
+    /// A whole number, `"unlimited"`, or `true`.
+    #[schema(value_type = Value)]
+    amount: Value,
+    expires_at: Option<String>,
+    reason: Option<String>,
+    created_at: String,
+    created_by: String,
+    ended_at: Option<String>,
+    ended_by: Option<String>,
+    /// `live`, `expired` or `ended`.
+    status: String,
+    /// The customer's snapshot revision after the change, when it changed.
+    revision: Option<i64>,
+}
+
+/// Grants, newest first.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct GrantList {
+    items: Vec<Grant>,
+}
+
+/// A usage adjustment and the count it left.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct Adjustment {
+    id: i64,
+    customer: String,
+    feature: String,
+    delta: i64,
+    /// What the count moved (never below 0).
+    applied: i64,
+    /// The period's count after the adjustment.
+    used: i64,
+    period_start: Option<String>,
+    resets_at: Option<String>,
+    reason: Option<String>,
+    created_at: String,
+    created_by: String,
+    revision: Option<i64>,
+}
+
+/// An edge API key (the key itself only in the answer that made it).
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct ApiKey {
+    id: i64,
+    customer: String,
+    name: String,
+    created_at: String,
+    created_by: String,
+    revoked_at: Option<String>,
+    revoked_by: Option<String>,
+    /// Shown once, when the key is made.
+    key: Option<String>,
+}
+
+/// Edge API keys.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct ApiKeyList {
+    items: Vec<ApiKey>,
+}
+
+/// A stored webhook delivery.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct WebhookDelivery {
+    webhook_id: String,
+    /// The event's type, such as `subscription.updated`.
+    #[schema(rename = "type")]
+    kind: String,
+    /// `pending`, `applied`, `failed` or `ignored`.
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    received_at: String,
+    next_attempt_at: Option<String>,
+}
+
+/// Stored webhook deliveries, newest first.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct WebhookList {
+    items: Vec<WebhookDelivery>,
+}
+
+/// A customer the search found.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct Found {
+    customer: Option<String>,
+    polar_id: String,
+    email: Option<String>,
+    /// The plan of the current snapshot.
+    plan: Option<String>,
+    /// The status of the customer's most recently changed subscription.
+    status: Option<String>,
+}
+
+/// Customers found, at most 50.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct FoundList {
+    items: Vec<Found>,
+}
+
+/// An audit row.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct AuditEntry {
+    id: i64,
+    at: String,
+    actor: String,
+    role: Option<String>,
+    action: String,
+    subject: String,
+    customer: Option<String>,
+    #[schema(value_type = Value)]
+    before: Option<Value>,
+    #[schema(value_type = Value)]
+    after: Option<Value>,
+    reason: Option<String>,
+    request_id: Option<String>,
+    #[schema(value_type = Value)]
+    details: Value,
+}
+
+/// Audit rows, newest first.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct AuditList {
+    items: Vec<AuditEntry>,
 }

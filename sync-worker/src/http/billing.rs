@@ -13,7 +13,6 @@ use crate::billing::{BillingError, Done, OrderPage, OrdersQuery, Proration};
 use crate::db;
 use crate::idempotency::{self, Claim};
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{
@@ -22,12 +21,14 @@ use axum::extract::{
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::marker::PhantomData;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The header of a request's id, taken from the caller or made here, and echoed.
 pub(crate) const REQUEST_ID: &str = "x-request-id";
@@ -35,18 +36,18 @@ pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The largest body a `/v1` call takes.
 const BODY_LIMIT: usize = 64 * 1024;
 
-pub(crate) fn router(state: AppState) -> Router<AppState> {
-    let app = Router::new()
-        .route("/v1/customers", post(create_customer))
-        .route("/v1/checkouts", post(checkout))
-        .route("/v1/portal-sessions", post(portal))
-        .route("/v1/customers/{customer}/plan", post(change_plan))
-        .route("/v1/customers/{customer}/cancel", post(cancel))
-        .route("/v1/customers/{customer}/uncancel", post(uncancel))
-        .route("/v1/customers/{customer}/orders", get(orders))
+pub(crate) fn router(state: AppState) -> OpenApiRouter<AppState> {
+    let app = OpenApiRouter::new()
+        .routes(routes!(create_customer))
+        .routes(routes!(checkout))
+        .routes(routes!(portal))
+        .routes(routes!(change_plan))
+        .routes(routes!(cancel))
+        .routes(routes!(uncancel))
+        .routes(routes!(orders))
         .route_layer(super::auth::require::<min::App>(state.clone()));
-    let admin = Router::new()
-        .route("/v1/refunds", post(refund))
+    let admin = OpenApiRouter::new()
+        .routes(routes!(refund))
         .route_layer(super::auth::require::<min::Admin>(state));
     app.merge(admin).layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
@@ -134,7 +135,19 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     } else {
         body
     };
-    serde_json::from_slice(body)
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))?;
+    json_body(value)
+}
+
+/// A JSON body as `T`, refused when one of its strings holds U+0000 (see [`crate::text`]).
+pub(super) fn json_body<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    if !crate::text::storable_json(&value) {
+        return Err(ApiError::InvalidRequest(
+            "the body holds U+0000 in a string, which no value may contain".to_owned(),
+        ));
+    }
+    serde_json::from_value(value)
         .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))
 }
 
@@ -336,7 +349,7 @@ async fn audit_row(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CustomerBody {
     customer: String,
@@ -344,7 +357,22 @@ struct CustomerBody {
     name: Option<String>,
 }
 
-/// `POST /v1/customers` `{customer, email, name?}`.
+/// The Polar customer whose `external_id` is `customer`: made (201) or found (200).
+#[utoipa::path(
+    post,
+    path = "/v1/customers",
+    tag = "billing",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1–255 characters: a retry with the same key and body within 24 h answers the first answer"),
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+    ),
+    request_body = CustomerBody,
+    responses(
+        (status = 201, description = "Made", body = CustomerAnswer),
+        (status = 200, description = "It exists", body = CustomerAnswer),
+    ),
+    extensions(("x-role" = json!("app")), ("x-codes" = json!(["invalid_header", "payload_too_large", "invalid_request", "idempotency_key_reused", "idempotency_key_in_use", "polar_rejected", "polar_unavailable"])))
+)]
 async fn create_customer(
     State(state): State<AppState>,
     Mutation(call, body, _): Mutation<min::App>,
@@ -363,7 +391,7 @@ async fn create_customer(
     .await)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckoutBody {
     customer: String,
@@ -372,7 +400,19 @@ struct CheckoutBody {
     return_url: Option<String>,
 }
 
-/// `POST /v1/checkouts` `{customer, plan, success_url, return_url?}`.
+/// A Polar checkout of the plan's product for the customer.
+#[utoipa::path(
+    post,
+    path = "/v1/checkouts",
+    tag = "billing",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1–255 characters: a retry with the same key and body within 24 h answers the first answer"),
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+    ),
+    request_body = CheckoutBody,
+    responses((status = 201, description = "The checkout", body = CheckoutAnswer)),
+    extensions(("x-role" = json!("app")), ("x-codes" = json!(["invalid_header", "payload_too_large", "invalid_request", "idempotency_key_reused", "idempotency_key_in_use", "polar_rejected", "polar_unavailable", "unknown_plan", "plan_not_for_sale", "already_subscribed", "unknown_customer"])))
+)]
 async fn checkout(
     State(state): State<AppState>,
     Mutation(call, body, _): Mutation<min::App>,
@@ -394,14 +434,26 @@ async fn checkout(
     .await)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PortalBody {
     customer: String,
     return_url: Option<String>,
 }
 
-/// `POST /v1/portal-sessions` `{customer, return_url?}`.
+/// A session of Polar's customer portal.
+#[utoipa::path(
+    post,
+    path = "/v1/portal-sessions",
+    tag = "billing",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1–255 characters: a retry with the same key and body within 24 h answers the first answer"),
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+    ),
+    request_body = PortalBody,
+    responses((status = 201, description = "The portal's URL", body = PortalAnswer)),
+    extensions(("x-role" = json!("app")), ("x-codes" = json!(["invalid_header", "payload_too_large", "invalid_request", "idempotency_key_reused", "idempotency_key_in_use", "polar_rejected", "polar_unavailable", "unknown_customer"])))
+)]
 async fn portal(
     State(state): State<AppState>,
     Mutation(call, body, _): Mutation<min::App>,
@@ -420,15 +472,31 @@ async fn portal(
     .await)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PlanBody {
     plan: String,
+    /// `prorate` (default) or `invoice`.
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^(prorate|invoice)$")]
     proration: Proration,
 }
 
-/// `POST /v1/customers/{c}/plan` `{plan, proration?}`.
+/// Moves the customer's subscription to another plan; to the default plan it cancels at the
+/// period end.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{customer}/plan",
+    tag = "billing",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1–255 characters: a retry with the same key and body within 24 h answers the first answer"),
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+        ("customer" = String, Path, description = "The app's user id (Polar `external_id`)"),
+    ),
+    request_body = PlanBody,
+    responses((status = 200, description = "Changed", body = PlanAnswer)),
+    extensions(("x-role" = json!("app")), ("x-codes" = json!(["invalid_header", "payload_too_large", "invalid_request", "idempotency_key_reused", "idempotency_key_in_use", "polar_rejected", "polar_unavailable", "unknown_customer", "unknown_plan", "plan_not_for_sale", "already_on_plan", "no_subscription"])))
+)]
 async fn change_plan(
     State(state): State<AppState>,
     Path(customer): Path<String>,
@@ -448,7 +516,7 @@ async fn change_plan(
     .await)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelBody {
     #[serde(default = "yes")]
@@ -459,8 +527,21 @@ fn yes() -> bool {
     true
 }
 
-/// `POST /v1/customers/{c}/cancel` `{at_period_end}`: `true` (app) or `false`, revoke now
-/// (support).
+/// Cancels the customer's subscription: at the period end (`at_period_end: true`, the
+/// default), or now (`false`, role `support`).
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{customer}/cancel",
+    tag = "billing",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1–255 characters: a retry with the same key and body within 24 h answers the first answer"),
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+        ("customer" = String, Path, description = "The app's user id (Polar `external_id`)"),
+    ),
+    request_body = CancelBody,
+    responses((status = 200, description = "Cancelled", body = CancelAnswer)),
+    extensions(("x-role" = json!("app")), ("x-codes" = json!(["invalid_header", "payload_too_large", "invalid_request", "idempotency_key_reused", "idempotency_key_in_use", "polar_rejected", "polar_unavailable", "unknown_customer", "no_subscription", "forbidden"])))
+)]
 async fn cancel(
     State(state): State<AppState>,
     Path(customer): Path<String>,
@@ -486,7 +567,19 @@ async fn cancel(
     .await)
 }
 
-/// `POST /v1/customers/{c}/uncancel`.
+/// Takes back a cancellation at the period end.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{customer}/uncancel",
+    tag = "billing",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1–255 characters: a retry with the same key and body within 24 h answers the first answer"),
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+        ("customer" = String, Path, description = "The app's user id (Polar `external_id`)"),
+    ),
+    responses((status = 200, description = "Renewing again", body = UncancelAnswer)),
+    extensions(("x-role" = json!("app")), ("x-codes" = json!(["invalid_header", "payload_too_large", "invalid_request", "idempotency_key_reused", "idempotency_key_in_use", "polar_rejected", "polar_unavailable", "unknown_customer", "no_subscription"])))
+)]
 async fn uncancel(
     State(state): State<AppState>,
     Path(customer): Path<String>,
@@ -503,7 +596,7 @@ async fn uncancel(
     .await)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefundBody {
     order: String,
@@ -512,7 +605,19 @@ struct RefundBody {
     comment: Option<String>,
 }
 
-/// `POST /v1/refunds` `{order, amount?, reason, comment?}` with `Idempotency-Key` (admin).
+/// Refunds an order, in whole or in part; `Idempotency-Key` is required.
+#[utoipa::path(
+    post,
+    path = "/v1/refunds",
+    tag = "billing",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1–255 characters: a retry with the same key and body within 24 h answers the first answer"),
+        ("X-Request-Id" = Option<String>, Header, description = "Recorded in the audit row and echoed; made when absent"),
+    ),
+    request_body = RefundBody,
+    responses((status = 201, description = "The refund", body = RefundAnswer)),
+    extensions(("x-role" = json!("admin")), ("x-codes" = json!(["invalid_header", "payload_too_large", "invalid_request", "idempotency_key_reused", "idempotency_key_in_use", "polar_rejected", "polar_unavailable", "idempotency_key_required", "unknown_order", "refund_exceeds_order"])))
+)]
 async fn refund(
     State(state): State<AppState>,
     Mutation(call, body, _): Mutation<min::Admin>,
@@ -530,14 +635,26 @@ async fn refund(
     .await)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct OrdersParams {
     cursor: Option<String>,
     limit: Option<i64>,
 }
 
-/// `GET /v1/customers/{c}/orders?cursor=&limit=`: invoice history, newest first.
+/// The customer's invoice history from PostgreSQL, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{customer}/orders",
+    tag = "billing",
+    params(
+        ("customer" = String, Path, description = "The app's user id (Polar `external_id`)"),
+        OrdersParams,
+    ),
+    responses((status = 200, description = "A page of orders", body = OrderPageDoc)),
+    extensions(("x-role" = json!("app")), ("x-codes" = json!(["invalid_request", "unknown_customer"])))
+)]
 async fn orders(
     State(state): State<AppState>,
     Path(customer): Path<String>,
@@ -555,6 +672,83 @@ async fn orders(
         Ok(page) => Json::<OrderPage>(page).into_response(),
         Err(error) => refusal(error),
     }
+}
+
+/// `POST /v1/customers`' answer.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct CustomerAnswer {
+    customer: String,
+    polar_id: Option<String>,
+    email: Option<String>,
+}
+
+/// `POST /v1/checkouts`' answer: send the customer to `url`.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct CheckoutAnswer {
+    id: Option<String>,
+    url: Option<String>,
+    expires_at: Option<String>,
+}
+
+/// `POST /v1/portal-sessions`' answer.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct PortalAnswer {
+    url: Option<String>,
+    expires_at: Option<String>,
+}
+
+/// A plan change's answer: Polar's subscription, and the plans from and to.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct PlanAnswer {
+    #[schema(value_type = Object)]
+    subscription: Value,
+    from: Option<String>,
+    to: String,
+}
+
+/// A cancellation's answer: Polar's subscription, and when it ends.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct CancelAnswer {
+    #[schema(value_type = Object)]
+    subscription: Value,
+    ends_at: Option<String>,
+}
+
+/// An uncancel's answer: Polar's subscription.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct UncancelAnswer {
+    #[schema(value_type = Object)]
+    subscription: Value,
+}
+
+/// A refund's answer.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct RefundAnswer {
+    id: Option<String>,
+    order: String,
+    /// Minor units.
+    amount: Option<i64>,
+    status: Option<String>,
+}
+
+/// A page of orders.
+#[derive(Debug, ToSchema)]
+#[schema(as = OrderPage)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct OrderPageDoc {
+    /// `{id, created_at, status, billing_reason, product: {id, name}, subscription_id, amount,
+    /// tax_amount, currency, refunded_amount}`, newest first.
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Value>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    next: Option<String>,
 }
 
 #[cfg(test)]

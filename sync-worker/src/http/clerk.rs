@@ -13,6 +13,7 @@ use crate::signature::{SignatureError, SignedHeaders};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -25,15 +26,53 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Api
         .map_err(|_| ApiError::InvalidHeader(name, "not visible ASCII"))
 }
 
+/// What [`receive`] answers.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = ClerkReceipt)]
+#[expect(dead_code, reason = "the document's description of the answer")]
+struct Receipt {
+    /// `processed`, `duplicate` or `ignored`.
+    status: String,
+}
+
+/// A Clerk user event (`user.created`, `user.updated`, `user.deleted`), signed as Standard
+/// Webhooks under `svix-*` headers with CLERK_WEBHOOK_SECRET.
+///
+/// The Polar customer whose `external_id` is the Clerk user id is made, updated or deleted.
+/// Without CLERK_WEBHOOK_SECRET the route answers 404 `not_configured`.
+#[utoipa::path(
+    post,
+    path = "/webhooks/clerk",
+    tag = "webhooks",
+    params(
+        ("svix-id" = String, Header, description = "The delivery's id"),
+        ("svix-timestamp" = String, Header, description = "Unix time in seconds, within 5 minutes of the server's"),
+        ("svix-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256>`, space-separated"),
+    ),
+    request_body(content = Object, description = "Clerk's event `{type, data}`"),
+    responses((status = 200, description = "Processed, a duplicate, or a type tollgate ignores", body = Receipt)),
+    extensions(("x-codes" = json!(["not_configured", "missing_header", "invalid_header", "invalid_signature", "stale_timestamp", "payload_too_large", "unreadable_body", "invalid_json", "invalid_payload", "invalid_request", "polar_rejected", "polar_unavailable"])))
+)]
 #[tracing::instrument(skip_all, fields(svix_id))]
 pub(crate) async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Some(secret) = &state.clerk_secret else {
-        return Ok(StatusCode::NOT_FOUND.into_response());
+        return Err(ApiError::Refused {
+            status: StatusCode::NOT_FOUND,
+            code: "not_configured",
+            message: "`POST /webhooks/clerk` is off: CLERK_WEBHOOK_SECRET is not set".to_owned(),
+        });
     };
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(super::MAX_BODY_BYTES)
+        } else {
+            ApiError::UnreadableBody(rejection.body_text())
+        }
+    })?;
     let signed = SignedHeaders {
         id: header(&headers, "svix-id")?,
         timestamp: header(&headers, "svix-timestamp")?,

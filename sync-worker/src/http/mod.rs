@@ -7,9 +7,11 @@ mod billing;
 mod clerk;
 mod entitlements;
 mod error;
+mod guard;
 mod health;
 mod leases;
 mod metrics;
+mod openapi;
 mod usage;
 mod webhooks;
 
@@ -19,14 +21,16 @@ pub(crate) use webhooks::MAX_BODY_BYTES;
 use crate::clock::Clock;
 use crate::signature::WebhookSecret;
 use crate::webhooks::{Applier, Inbox};
+use axum::Extension;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use secrecy::SecretString;
 use sqlx::PgPool;
 use std::sync::Arc;
 use tollgate_gate::Catalog;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -54,30 +58,43 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// The service's router. Its routes are registered with their OpenAPI operations (see
+/// [`openapi`]): a route is added to one of the areas' routers with `routes!(handler)`.
 pub(crate) fn router(state: AppState) -> Router {
-    let mut webhooks = Router::new().route("/webhooks/polar", post(webhooks::receive));
-    if state.clerk_secret.is_some() {
-        webhooks = webhooks.route("/webhooks/clerk", post(clerk::receive));
-    }
-    let webhooks = webhooks.layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    let v1 = Router::new()
-        .route("/v1/entitlements/{customer}", get(entitlements::snapshot))
-        .route("/v1/check", post(entitlements::check))
-        .route_layer(auth::require::<auth::min::App>(state.clone()))
-        .layer(DefaultBodyLimit::max(64 * 1024));
-    let probes = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
-    Router::new()
-        .merge(webhooks)
-        .merge(v1)
-        .merge(usage::router(state.clone()))
-        .merge(leases::router(state.clone()))
-        .merge(billing::router(state.clone()))
-        .merge(admin::router())
-        .merge(analytics::router())
-        .merge(probes)
+    let (router, document) = api(state.clone()).split_for_parts();
+    let document = openapi::Document(Arc::new(openapi::finish(document).to_string()));
+    router
+        .fallback(guard::not_found)
+        .method_not_allowed_fallback(guard::method_not_allowed)
+        .layer(axum::middleware::from_fn(guard::refuse_nul))
+        .layer(Extension(document))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+fn api(state: AppState) -> OpenApiRouter<AppState> {
+    // Clerk's route is always there; without CLERK_WEBHOOK_SECRET it answers 404 `not_configured`.
+    let webhooks = OpenApiRouter::new()
+        .routes(routes!(webhooks::receive))
+        .routes(routes!(clerk::receive))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(entitlements::snapshot))
+        .routes(routes!(entitlements::check))
+        .route_layer(auth::require::<auth::min::App>(state.clone()))
+        .layer(DefaultBodyLimit::max(64 * 1024));
+    let probes = OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(openapi::serve));
+    OpenApiRouter::new()
+        .merge(webhooks)
+        .merge(v1)
+        .merge(usage::router(state.clone()))
+        .merge(leases::router(state.clone()).into())
+        .merge(billing::router(state))
+        .merge(admin::router())
+        .merge(analytics::router().into())
+        .merge(probes)
 }

@@ -13,32 +13,58 @@ use crate::snapshot::freshness;
 use crate::usage::consume::{self, Consume, Consumed};
 use crate::usage::event::MAX_BATCH;
 use crate::usage::{gauges, ingest};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
-use axum::routing::{post, put};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The largest usage body: 10 000 events with modest properties.
 pub(crate) const MAX_USAGE_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-pub(crate) fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/v1/usage", post(ingest_batch))
-        .route("/v1/gauges/{customer}", put(set_gauges))
+pub(crate) fn router(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ingest_batch))
+        .routes(routes!(set_gauges))
         .route_layer(auth::require::<auth::min::App>(state))
         .layer(DefaultBodyLimit::max(MAX_USAGE_BODY_BYTES))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = UsageBatch)]
 struct Batch {
+    /// Up to 10 000 events `{customer, feature, amount?, id, timestamp?, properties?}`; each
+    /// is judged on its own.
+    #[schema(value_type = Vec<Object>)]
     events: Vec<Value>,
 }
 
-/// `POST /v1/usage`: `{"events": [...]}` → `{accepted, duplicates, rejected}`.
+/// The levels set by `PUT /v1/gauges/{customer}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GaugesSet {
+    customer: String,
+    /// Each gauge's new level.
+    gauges: BTreeMap<String, u64>,
+}
+
+/// Metered usage events, counted once each.
+///
+/// A whole batch is refused only when it cannot be read; otherwise each refused event is listed
+/// in `rejected` with its index and the others are counted.
+#[utoipa::path(
+    post,
+    path = "/v1/usage",
+    tag = "usage",
+    request_body = Batch,
+    responses((status = 200, description = "What was counted", body = ingest::Receipt)),
+    extensions(("x-role" = json!("app")), ("x-codes" = json!(["unreadable_body", "payload_too_large", "invalid_json", "batch_too_large"])))
+)]
 #[tracing::instrument(skip_all, fields(events))]
 pub(crate) async fn ingest_batch(
     State(state): State<AppState>,
@@ -81,7 +107,16 @@ pub(crate) async fn ingest_batch(
     Ok(Json(receipt))
 }
 
-/// `PUT /v1/gauges/{customer}`: `{"projects": 3, ...}` sets those levels.
+/// Sets gauge levels: `{"projects": 3, ...}`.
+#[utoipa::path(
+    put,
+    path = "/v1/gauges/{customer}",
+    tag = "usage",
+    params(("customer" = String, Path, description = "The app's user id")),
+    request_body(content = BTreeMap<String, u64>, description = "Each gauge's level"),
+    responses((status = 200, description = "The levels set", body = GaugesSet)),
+    extensions(("x-role" = json!("app")), ("x-codes" = json!(["unreadable_body", "invalid_json", "invalid_request", "unknown_feature", "not_gauge", "invalid_amount"])))
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn set_gauges(
     State(state): State<AppState>,
@@ -89,7 +124,7 @@ pub(crate) async fn set_gauges(
     headers: axum::http::HeaderMap,
     Path(customer): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GaugesSet>, ApiError> {
     let body = body.map_err(|rejection| ApiError::UnreadableBody(rejection.body_text()))?;
     let levels: Map<String, Value> = serde_json::from_slice(&body).map_err(|error| {
         ApiError::InvalidJson(format!(
@@ -133,7 +168,10 @@ pub(crate) async fn set_gauges(
     .await
     .map_err(ApiError::internal)?;
     refresh_now(&state, vec![changed]).await;
-    Ok(Json(json!({ "customer": customer, "gauges": levels })))
+    Ok(Json(GaugesSet {
+        customer,
+        gauges: levels,
+    }))
 }
 
 /// `POST /v1/check` with `"consume": true`: decide and count in one step.

@@ -22,12 +22,34 @@ pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Longest `webhook-id` accepted (Polar's are UUIDs).
 const MAX_WEBHOOK_ID_LEN: usize = 255;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookReceipt)]
 pub struct Receipt {
     /// `accepted`, `ignored` or `duplicate`.
     pub status: &'static str,
 }
 
+/// A Polar webhook delivery, signed as Standard Webhooks.
+///
+/// The raw body is verified against POLAR_WEBHOOK_SECRET, then stored once by `webhook-id`
+/// and applied in the background: 202 `accepted`; a redelivery answers 200 `duplicate`, an
+/// event type tollgate does not act on 200 `ignored`.
+#[utoipa::path(
+    post,
+    path = "/webhooks/polar",
+    tag = "webhooks",
+    params(
+        ("webhook-id" = String, Header, description = "The delivery's id (at most 255 characters)"),
+        ("webhook-timestamp" = String, Header, description = "Unix time in seconds, within 5 minutes of the server's"),
+        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256>`, space-separated"),
+    ),
+    request_body(content = Object, description = "Polar's event `{type, timestamp, data}`"),
+    responses(
+        (status = 202, description = "Stored; applied in the background", body = Receipt),
+        (status = 200, description = "A duplicate, or a type tollgate ignores", body = Receipt),
+    ),
+    extensions(("x-codes" = json!(["missing_header", "invalid_header", "unreadable_body", "invalid_signature", "stale_timestamp", "payload_too_large", "invalid_json", "invalid_payload"])))
+)]
 #[tracing::instrument(skip_all, fields(webhook_id))]
 pub(crate) async fn receive(
     State(state): State<AppState>,

@@ -38,7 +38,7 @@ pub struct UsageEvent {
 }
 
 /// Why an event was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum RejectCode {
     /// A field is missing or has the wrong type.
@@ -69,7 +69,8 @@ impl RejectCode {
 }
 
 /// One refused event of a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = UsageRejection)]
 pub struct Rejection {
     pub(crate) index: usize,
     pub(crate) code: RejectCode,
@@ -139,10 +140,16 @@ pub(crate) fn validate(
     };
     let properties = match wire.properties {
         None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => Some(map),
+        Some(Value::Object(map))
+            if map.iter().all(|(key, value)| {
+                crate::text::storable(key) && crate::text::storable_json(value)
+            }) =>
+        {
+            Some(map)
+        }
         Some(_) => {
             return Err(invalid(format!(
-                "event {index}: `properties` must be an object"
+                "event {index}: `properties` must be an object without U+0000 in its strings"
             )));
         }
     };
@@ -186,14 +193,18 @@ pub(crate) fn validate(
 
 fn text(index: usize, field: &str, value: Option<&Value>) -> Result<String, Rejection> {
     match value {
-        Some(Value::String(text)) if !text.trim().is_empty() && text.len() <= MAX_ID_LEN => {
+        Some(Value::String(text))
+            if !text.trim().is_empty()
+                && text.len() <= MAX_ID_LEN
+                && crate::text::storable(text) =>
+        {
             Ok(text.clone())
         }
         _ => Err(Rejection::new(
             index,
             RejectCode::InvalidEvent,
             format!(
-                "event {index}: `{field}` must be a non-empty string of at most {MAX_ID_LEN} bytes"
+                "event {index}: `{field}` must be a non-empty string of at most {MAX_ID_LEN} bytes, without U+0000"
             ),
         )),
     }

@@ -38,7 +38,8 @@ use crate::db::metered_customers::{self, Changed};
 use crate::db::{self, usage_events::NewEvent};
 
 /// The answer to a batch.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = UsageReceipt)]
 pub struct Receipt {
     /// Events counted by this request.
     pub accepted: u64,
