@@ -27,6 +27,9 @@ pub mod clock;
 pub mod config;
 pub mod db;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 mod http;
 pub mod idempotency;

@@ -11,7 +11,7 @@ use super::{ApiError, AppState};
 use crate::db::metered_customers::Changed;
 use crate::snapshot::freshness;
 use crate::usage::consume::{self, Consume, Consumed};
-use crate::usage::event::MAX_BATCH;
+use crate::usage::event::{Batch, MAX_BATCH};
 use crate::usage::{gauges, ingest};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -19,7 +19,6 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{post, put};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// The largest usage body: 10 000 events with modest properties.
@@ -31,11 +30,6 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/v1/gauges/{customer}", put(set_gauges))
         .route_layer(auth::require::<auth::min::App>(state))
         .layer(DefaultBodyLimit::max(MAX_USAGE_BODY_BYTES))
-}
-
-#[derive(Debug, Deserialize)]
-struct Batch {
-    events: Vec<Value>,
 }
 
 /// `POST /v1/usage`: `{"events": [...]}` → `{accepted, duplicates, rejected}`.

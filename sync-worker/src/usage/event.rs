@@ -15,6 +15,12 @@ pub(crate) const MAX_ID_LEN: usize = 255;
 /// How far ahead of the server's clock a timestamp may be (clocks drift).
 pub(crate) const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
+/// The body of `POST /v1/usage`: `{"events": [...]}`, each event judged on its own later.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Batch {
+    pub(crate) events: Vec<Value>,
+}
+
 /// An event exactly as sent; every field is checked before it is trusted.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct WireEvent {
