@@ -27,6 +27,10 @@ fn jsonb_holds(value: &Value) -> bool {
 }
 
 fuzz_target!(|body: &[u8]| {
+    // The handler refuses a body that is not UTF-8 (`invalid_json`) before it parses it.
+    if std::str::from_utf8(body).is_err() {
+        return;
+    }
     let parsed = parse_polar_event(body);
     assert_eq!(parsed.as_ref().ok(), parse_polar_event(body).as_ref().ok());
     let json = serde_json::from_slice::<Value>(body);

@@ -7,7 +7,7 @@
 use crate::billing::ClerkEvent;
 use crate::polar::{Event, Object, ObjectKind, PayloadError};
 use crate::signature::{SignatureError, SignedHeaders, WebhookSecret};
-use crate::usage::event::{Batch, MAX_BATCH, UsageEvent, validate};
+use crate::usage::event::{MAX_BATCH, UsageEvent, read_batch, validate};
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -139,12 +139,11 @@ pub fn judge_usage_batch(
     catalog: &Catalog,
     now: DateTime<Utc>,
 ) -> Result<Vec<JudgedEvent>, String> {
-    let batch: Batch = serde_json::from_slice(body).map_err(|error| error.to_string())?;
-    if batch.events.len() > MAX_BATCH {
+    let events = read_batch(body).map_err(|error| error.to_string())?;
+    if events.len() > MAX_BATCH {
         return Err("batch_too_large".to_owned());
     }
-    Ok(batch
-        .events
+    Ok(events
         .iter()
         .enumerate()
         .map(|(index, raw)| {

@@ -11,7 +11,7 @@ use super::{ApiError, AppState};
 use crate::db::metered_customers::Changed;
 use crate::snapshot::freshness;
 use crate::usage::consume::{self, Consume, Consumed};
-use crate::usage::event::{Batch, MAX_BATCH};
+use crate::usage::event::{MAX_BATCH, read_batch};
 use crate::usage::{gauges, ingest};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -45,24 +45,24 @@ pub(crate) async fn ingest_batch(
             ApiError::UnreadableBody(rejection.body_text())
         }
     })?;
-    let batch: Batch = serde_json::from_slice(&body).map_err(|error| {
+    let events = read_batch(&body).map_err(|error| {
         ApiError::InvalidJson(format!(
             "the body must be {{\"events\": [...]}} in JSON: {error}"
         ))
     })?;
-    tracing::Span::current().record("events", batch.events.len());
-    if batch.events.len() > MAX_BATCH {
+    tracing::Span::current().record("events", events.len());
+    if events.len() > MAX_BATCH {
         return Err(ApiError::Refused {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             code: "batch_too_large",
             message: format!(
                 "a batch holds at most {MAX_BATCH} events; this one has {}",
-                batch.events.len()
+                events.len()
             ),
         });
     }
     let now = state.clock.now();
-    let receipt = ingest::ingest_raw(&state.pool, &state.catalog, &batch.events, now)
+    let receipt = ingest::ingest_raw(&state.pool, &state.catalog, &events, now)
         .await
         .map_err(ApiError::internal)?;
     refresh_later(&state, receipt.changed.clone());
