@@ -65,9 +65,9 @@ impl Timestamp {
         self.plus_millis(hours.saturating_mul(3_600_000))
     }
 
-    /// 00:00 UTC of this instant's day.
+    /// 00:00 UTC of this instant's day (the earliest instant for days before it).
     pub(crate) fn day_start(self) -> Self {
-        Timestamp(self.0.div_euclid(DAY_MS) * DAY_MS)
+        Timestamp(self.0.div_euclid(DAY_MS).saturating_mul(DAY_MS))
     }
 
     /// The first instant of this instant's UTC calendar month.
@@ -160,6 +160,15 @@ mod tests {
 
     fn at(s: &str) -> Timestamp {
         Timestamp::parse(s).unwrap()
+    }
+
+    /// Found by the `engine_snapshot` fuzz target: a check at `Timestamp::MIN` overflowed
+    /// (a panic with overflow checks, a wrapped, far-future day otherwise).
+    #[test]
+    fn day_start_of_the_earliest_instant_does_not_overflow() {
+        assert_eq!(Timestamp::MIN.day_start(), Timestamp::MIN);
+        assert_eq!(Timestamp::MAX.day_start().as_millis() % DAY_MS, 0);
+        assert!(Timestamp::MAX.day_start() <= Timestamp::MAX);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub mod config;
 pub mod db;
 mod error;
 mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 mod http;
 pub mod idempotency;

@@ -27,6 +27,10 @@ pub enum PayloadError {
     },
     #[error("the `data` of a `{0}` event is not an object Polar's engine types accept: {1}")]
     Engine(String, String),
+    #[error(
+        "the `data` of a `{0}` event holds a \\u0000, an unpaired surrogate escape or a number beyond 64-bit floating point, which tollgate cannot store and read back"
+    )]
+    Unstorable(String),
 }
 
 /// `{"type", "timestamp", "data", "api_version"?}` as Polar sends it.
@@ -315,6 +319,11 @@ impl Object {
     }
 
     fn parse(kind: ObjectKind, event_type: &str, raw: Box<RawValue>) -> Result<Self, PayloadError> {
+        // Stored objects are read back with serde_json (the support view, reconciliation), which
+        // refuses a number beyond f64 that the parsing above skipped over.
+        if !storable(raw.get().as_bytes()) || serde_json::from_str::<Value>(raw.get()).is_err() {
+            return Err(PayloadError::Unstorable(event_type.to_owned()));
+        }
         let wrap = |source| PayloadError::Object {
             event_type: event_type.to_owned(),
             object: kind.name(),
@@ -332,9 +341,81 @@ impl Object {
     }
 }
 
+/// Whether every `\u` escape of the JSON text `json` is a character PostgreSQL's `jsonb` holds:
+/// not NUL, and no UTF-16 surrogate without its other half. serde_json accepts both (and does
+/// not look inside the fields it skips), but the database refuses them, so an object carrying
+/// one would be acknowledged and then fail to apply forever.
+fn storable(json: &[u8]) -> bool {
+    let mut rest = json;
+    while let Some(at) = rest.iter().position(|b| *b == b'\\') {
+        let escape = rest.get(at + 1..).unwrap_or_default();
+        if escape.first() != Some(&b'u') {
+            // A one-character escape (`\n`, `\\`, …): skip it.
+            rest = escape.get(1..).unwrap_or_default();
+            continue;
+        }
+        rest = escape.get(5..).unwrap_or_default();
+        match hex4(escape.get(1..5)) {
+            Some(0xD800..=0xDBFF) => {
+                let low = (rest.get(..2) == Some(b"\\u".as_slice()))
+                    .then(|| hex4(rest.get(2..6)))
+                    .flatten();
+                if !matches!(low, Some(0xDC00..=0xDFFF)) {
+                    return false;
+                }
+                rest = rest.get(6..).unwrap_or_default();
+            }
+            Some(0 | 0xDC00..=0xDFFF) | None => return false,
+            Some(_) => {}
+        }
+    }
+    true
+}
+
+/// The four hex digits of a `\u` escape.
+fn hex4(digits: Option<&[u8]>) -> Option<u32> {
+    let digits = std::str::from_utf8(digits?).ok()?;
+    digits
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then(|| u32::from_str_radix(digits, 16).ok())
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `polar_payload` fuzz target: an unpaired surrogate escape in a field
+    /// tollgate skips passed parsing, so the delivery was acknowledged and then failed to apply
+    /// forever (PostgreSQL's `jsonb` refuses it, and `\u0000` too).
+    #[test]
+    fn an_unpaired_surrogate_or_nul_escape_is_refused_before_storing() {
+        let customer = |name: &str| {
+            format!(
+                r#"{{"type":"customer.updated","data":{{"id":"c","created_at":"2026-09-14T09:13:58Z","note":"{name}"}}}}"#
+            )
+        };
+        for bad in [
+            r"ae2\ud800e9f1",
+            r"\udc00",
+            r"\ud800\u0041",
+            r"a\u0000b",
+            r"\ud83d",
+        ] {
+            let err = Event::parse(customer(bad).as_bytes()).unwrap_err();
+            assert!(matches!(err, PayloadError::Unstorable(_)), "{bad}: {err}");
+        }
+        // Found by the same target: a number beyond f64 in a skipped field.
+        let huge = br#"{"type":"customer.updated","data":{"id":"c","created_at":"2026-09-14T09:13:58Z","x":1e400}}"#;
+        assert!(matches!(
+            Event::parse(huge),
+            Err(PayloadError::Unstorable(_))
+        ));
+        for good in [r"\ud83d\ude00", r"\\ud800", r"\u00e9\n", r"\\\u0041"] {
+            assert!(Event::parse(customer(good).as_bytes()).is_ok(), "{good}");
+        }
+    }
 
     #[test]
     fn every_fixture_parses_to_its_object() {

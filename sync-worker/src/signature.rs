@@ -84,6 +84,12 @@ impl WebhookSecret {
         Ok(Self { keys })
     }
 
+    /// The candidate keys, in the order they are tried.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn keys(&self) -> &[SecretSlice<u8>] {
+        &self.keys
+    }
+
     /// Checks one delivery at `now_secs` (Unix seconds).
     pub(crate) fn verify(
         &self,

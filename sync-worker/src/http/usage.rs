@@ -11,14 +11,14 @@ use super::{ApiError, AppState};
 use crate::db::metered_customers::Changed;
 use crate::snapshot::freshness;
 use crate::usage::consume::{self, Consume, Consumed};
-use crate::usage::event::MAX_BATCH;
+use crate::usage::event::{MAX_BATCH, read_batch};
 use crate::usage::{gauges, ingest};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -36,12 +36,15 @@ pub(crate) fn router(state: AppState) -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(MAX_USAGE_BODY_BYTES))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// The body of `POST /v1/usage`, as documented. It is read by [`read_batch`], which takes a
+/// JSON object only (a derived `Deserialize` would also take the array `[[...]]`).
+#[derive(Debug, ToSchema)]
 #[schema(as = UsageBatch)]
 struct Batch {
     /// Up to 10 000 events `{customer, feature, amount?, id, timestamp?, properties?}`; each
     /// is judged on its own.
     #[schema(value_type = Vec<Object>)]
+    #[expect(dead_code, reason = "describes the body for the OpenAPI document only")]
     events: Vec<Value>,
 }
 
@@ -77,24 +80,24 @@ pub(crate) async fn ingest_batch(
             ApiError::UnreadableBody(rejection.body_text())
         }
     })?;
-    let batch: Batch = serde_json::from_slice(&body).map_err(|error| {
+    let events = read_batch(&body).map_err(|error| {
         ApiError::InvalidJson(format!(
             "the body must be {{\"events\": [...]}} in JSON: {error}"
         ))
     })?;
-    tracing::Span::current().record("events", batch.events.len());
-    if batch.events.len() > MAX_BATCH {
+    tracing::Span::current().record("events", events.len());
+    if events.len() > MAX_BATCH {
         return Err(ApiError::Refused {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             code: "batch_too_large",
             message: format!(
                 "a batch holds at most {MAX_BATCH} events; this one has {}",
-                batch.events.len()
+                events.len()
             ),
         });
     }
     let now = state.clock.now();
-    let receipt = ingest::ingest_raw(&state.pool, &state.catalog, &batch.events, now)
+    let receipt = ingest::ingest_raw(&state.pool, &state.catalog, &events, now)
         .await
         .map_err(ApiError::internal)?;
     refresh_later(&state, receipt.changed.clone());

@@ -15,6 +15,18 @@ pub(crate) const MAX_ID_LEN: usize = 255;
 /// How far ahead of the server's clock a timestamp may be (clocks drift).
 pub(crate) const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
+/// Reads the body of `POST /v1/usage`, `{"events": [...]}`, into its events (each judged on
+/// its own later). Read as a JSON object on purpose: a derived struct would also take the
+/// array `[[...]]`, which is not the documented body.
+pub(crate) fn read_batch(body: &[u8]) -> Result<Vec<Value>, serde_json::Error> {
+    let mut body: Map<String, Value> = serde_json::from_slice(body)?;
+    match body.remove("events") {
+        Some(Value::Array(events)) => Ok(events),
+        Some(_) => Err(serde::de::Error::custom("`events` must be an array")),
+        None => Err(serde::de::Error::missing_field("events")),
+    }
+}
+
 /// An event exactly as sent; every field is checked before it is trusted.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct WireEvent {
@@ -207,5 +219,23 @@ fn text(index: usize, field: &str, value: Option<&Value>) -> Result<String, Reje
                 "event {index}: `{field}` must be a non-empty string of at most {MAX_ID_LEN} bytes, without U+0000"
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `usage_batch` fuzz target: `[[...]]` was read as a batch.
+    #[test]
+    fn a_batch_is_an_object_with_an_events_array_only() {
+        assert_eq!(read_batch(br#"{"events": [1, {}]}"#).unwrap().len(), 2);
+        for body in [&b"[[]]"[..], b"[[{}]]", b"{}", br#"{"events": {}}"#, b"[]"] {
+            assert!(
+                read_batch(body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }

@@ -158,6 +158,16 @@ async fn upsert_embedded_customer(
     }
 }
 
+/// The ids of the full customer and product embedded in `raw`, as [`apply`] reads them.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn embedded_ids(raw: &RawValue) -> (Option<String>, Option<String>) {
+    let embedded = Embedded::of(raw);
+    (
+        embedded.customer().map(|(customer, _)| customer.version.id),
+        embedded.product().map(|(product, _)| product.version.id),
+    )
+}
+
 /// The objects Polar embeds in a subscription, order or grant, as their JSON text.
 #[derive(Debug, Default, Deserialize)]
 struct Embedded<'a> {

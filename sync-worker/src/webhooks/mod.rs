@@ -24,6 +24,8 @@ mod retry;
 
 pub use crate::db::webhook_events::Status;
 pub use applier::Applier;
+#[cfg(feature = "fuzzing")]
+pub(crate) use apply::embedded_ids;
 pub(crate) use apply::{ApplyError, apply_and_rebuild};
 pub use inbox::{Inbox, InboxError, Stored};
 pub use replay::replay;
