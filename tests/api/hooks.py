@@ -6,7 +6,8 @@
 - Path parameters and body fields: half the generated cases use a value the seeded database
   and the catalog know (run.py passes them in TOLLGATE_API_KNOWN as JSON `{"customer": [...],
   "id": [...], "file": [...], "plan": [...], "feature": [...], "order": [...]}`), so calls
-  reach past `unknown_customer`, `unknown_plan` and the like.
+  reach past `unknown_customer`, `unknown_plan` and the like. The same for the `feature` query
+  parameter (`GET /v1/analytics/usage`), so usage reports are computed, not only refused.
 """
 
 import atexit
@@ -58,6 +59,16 @@ def flatmap_body(ctx, body):
 
     choice = st.fixed_dictionaries({name: st.sampled_from(real[name]) for name in named})
     return st.one_of(st.just(body), choice.map(substitute))
+
+
+@schemathesis.hook
+def flatmap_query(ctx, query):
+    """Half the queries that name a feature name one the catalog has."""
+    features = KNOWN.get("feature")
+    if not isinstance(query, dict) or not isinstance(query.get("feature"), str) or not features:
+        return st.just(query)
+    known = st.sampled_from(features).map(lambda feature: {**query, "feature": feature})
+    return st.one_of(st.just(query), known)
 
 
 def documented_codes(case, status: int) -> list[str] | None:

@@ -24,23 +24,27 @@ from mrr[0] = MRR now; average_gained_mrr is the mean of new + expansion + react
 the lookback months, churn_rate is (churned + contraction MRR) / MRR at the months' starts, \
 summed over the lookback months (0 when no MRR started them)";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct Forecast {
+    #[schema(value_type = String)]
     pub(crate) method: &'static str,
+    #[schema(value_type = String, format = DateTime)]
     pub(crate) as_of: DateTime<Utc>,
     pub(crate) months: u32,
     pub(crate) lookback_months: u32,
     pub(crate) currencies: Vec<Currency>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ForecastCurrency)]
 pub(crate) struct Currency {
     pub(crate) currency: String,
     pub(crate) inputs: Inputs,
     pub(crate) projection: Vec<Projected>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ForecastInputs)]
 pub(crate) struct Inputs {
     pub(crate) mrr_now: i64,
     /// The lookback months, `[from, to)`.
@@ -53,7 +57,8 @@ pub(crate) struct Inputs {
     pub(crate) churn_rate: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ForecastMonth)]
 pub(crate) struct Projected {
     /// `YYYY-MM`; the MRR at the end of that month.
     pub(crate) month: String,

@@ -9,23 +9,32 @@ use sqlx::PgConnection;
 use std::collections::{BTreeMap, BTreeSet};
 use tollgate_gate::Catalog;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = RevenueReport)]
 pub(crate) struct Report {
+    /// The first day, `YYYY-MM-DD`.
     pub(crate) from: String,
+    /// The day after the last, `YYYY-MM-DD`.
     pub(crate) to: String,
+    /// `month`, `week` or `day`.
+    #[schema(value_type = String)]
     pub(crate) interval: &'static str,
     pub(crate) currencies: Vec<Currency>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = RevenueCurrency)]
 pub(crate) struct Currency {
     pub(crate) currency: String,
     pub(crate) intervals: Vec<Interval>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = RevenueInterval)]
 pub(crate) struct Interval {
+    #[schema(value_type = String, format = DateTime)]
     pub(crate) start: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
     pub(crate) end: DateTime<Utc>,
     pub(crate) mrr_start: i64,
     pub(crate) mrr_end: i64,
@@ -50,7 +59,8 @@ pub(crate) struct Interval {
     pub(crate) net_revenue: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = RevenuePlan)]
 pub(crate) struct Plan {
     pub(crate) plan: String,
     pub(crate) subscribers: i64,
@@ -58,7 +68,8 @@ pub(crate) struct Plan {
     pub(crate) mrr: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = RevenuePayments)]
 pub(crate) struct Payments {
     pub(crate) succeeded: i64,
     pub(crate) failed: i64,

@@ -20,11 +20,12 @@ const TOP: i64 = 10;
 /// Customers judged per round trip for their level now.
 const JUDGED_PER_LOAD: usize = 500;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct UsageReport {
     pub(crate) feature: String,
     pub(crate) from: String,
     pub(crate) to: String,
+    #[schema(value_type = String)]
     pub(crate) interval: &'static str,
     pub(crate) intervals: Vec<Interval>,
     pub(crate) total: i64,
@@ -37,23 +38,27 @@ pub(crate) struct UsageReport {
     pub(crate) at_limit: Vec<CustomerUse>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = UsageInterval)]
 pub(crate) struct Interval {
+    #[schema(value_type = String, format = DateTime)]
     pub(crate) start: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
     pub(crate) end: DateTime<Utc>,
     pub(crate) total: i64,
     pub(crate) events: i64,
     pub(crate) customers: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = UsagePerCustomer)]
 pub(crate) struct PerCustomer {
     pub(crate) p50: Option<i64>,
     pub(crate) p95: Option<i64>,
     pub(crate) max: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct CustomerUse {
     pub(crate) customer: String,
     pub(crate) used: i64,

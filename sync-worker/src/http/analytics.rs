@@ -4,19 +4,20 @@
 use super::auth::{Authorized, min};
 use super::{ApiError, AppState};
 use crate::analytics::{AnalyticsError, Range, forecast, revenue, usage};
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/analytics/revenue", get(revenue))
-        .route("/v1/analytics/forecast", get(forecast))
-        .route("/v1/analytics/usage", get(usage))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(revenue))
+        .routes(routes!(forecast))
+        .routes(routes!(usage))
 }
 
 fn api(error: AnalyticsError) -> ApiError {
@@ -44,26 +45,38 @@ fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
         })
 }
 
-fn json(value: impl serde::Serialize) -> Result<Json<Value>, ApiError> {
-    serde_json::to_value(value)
-        .map(Json)
-        .map_err(ApiError::internal)
-}
-
-#[derive(Debug, Deserialize)]
+/// The parameters are read as text and parsed here, so that a bad one is refused with a
+/// message naming it; the document states the form each must have.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RangeParams {
+    /// The first day (the first of the month eleven months ago by default).
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
+    /// The day after the last (the first of next month by default).
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
+    /// `month` (default), `week` or `day`; at most 366 intervals.
+    #[param(value_type = Option<String>, pattern = "^(month|week|day)$")]
     interval: Option<String>,
 }
 
-/// `GET /v1/analytics/revenue?from=&to=&interval=`.
+/// Per currency and interval: MRR and its movements, subscribers per plan, churn, ARPU, LTV,
+/// payments and revenue, money in minor units (`docs/analytics.md`).
+#[utoipa::path(
+    get,
+    path = "/v1/analytics/revenue",
+    tag = "analytics",
+    params(RangeParams),
+    responses((status = 200, description = "The report", body = revenue::Report)),
+    extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_query", "range_too_large"])))
+)]
 async fn revenue(
     State(state): State<AppState>,
     _: Authorized<min::Viewer>,
     params: Result<Query<RangeParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<revenue::Report>, ApiError> {
     let p = query(params)?;
     let range = Range::parse(
         p.from.as_deref(),
@@ -76,13 +89,18 @@ async fn revenue(
     let report = revenue::report(&mut conn, Some(&state.catalog), range)
         .await
         .map_err(api)?;
-    json(report)
+    Ok(Json(report))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ForecastParams {
+    /// Months projected (12 by default).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 36)]
     months: Option<String>,
+    /// Complete months looked back at (3 by default).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 24)]
     lookback: Option<String>,
 }
 
@@ -97,12 +115,21 @@ fn whole(name: &str, text: Option<&str>, default: u32) -> Result<u32, ApiError> 
     })
 }
 
-/// `GET /v1/analytics/forecast?months=&lookback=`.
+/// MRR projected month by month from MRR now and the recent months' gains and losses, with
+/// the method and its inputs.
+#[utoipa::path(
+    get,
+    path = "/v1/analytics/forecast",
+    tag = "analytics",
+    params(ForecastParams),
+    responses((status = 200, description = "The forecast", body = forecast::Forecast)),
+    extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_query"])))
+)]
 async fn forecast(
     State(state): State<AppState>,
     _: Authorized<min::Viewer>,
     params: Result<Query<ForecastParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<forecast::Forecast>, ApiError> {
     let p = query(params)?;
     let months = whole("months", p.months.as_deref(), 12)?;
     let lookback = whole("lookback", p.lookback.as_deref(), 3)?;
@@ -116,24 +143,42 @@ async fn forecast(
     )
     .await
     .map_err(api)?;
-    json(answer)
+    Ok(Json(answer))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct UsageParams {
+    /// A feature of the catalog.
+    #[param(value_type = String, required = true)]
     feature: Option<String>,
+    /// The first day (29 days ago by default).
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
+    /// The day after the last (tomorrow by default).
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
+    /// `day` (default), `week` or `month`; at most 366 intervals.
+    #[param(value_type = Option<String>, pattern = "^(month|week|day)$")]
     interval: Option<String>,
 }
 
-/// `GET /v1/analytics/usage?feature=&from=&to=&interval=`.
+/// One feature's units, events and customers per interval, units per customer (p50, p95,
+/// max), the heaviest users, and the customers at `warn_at` or at their limit now.
+#[utoipa::path(
+    get,
+    path = "/v1/analytics/usage",
+    tag = "analytics",
+    params(UsageParams),
+    responses((status = 200, description = "The report", body = usage::UsageReport)),
+    extensions(("x-role" = json!("viewer")), ("x-codes" = json!(["invalid_query", "range_too_large", "unknown_feature"])))
+)]
 async fn usage(
     State(state): State<AppState>,
     _: Authorized<min::Viewer>,
     params: Result<Query<UsageParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<usage::UsageReport>, ApiError> {
     let p = query(params)?;
     let Some(feature) = p.feature.filter(|f| !f.is_empty()) else {
         return Err(api(AnalyticsError::invalid("`feature` is required")));
@@ -150,5 +195,5 @@ async fn usage(
     let report = usage::report(&mut conn, &state.catalog, &feature, range, now)
         .await
         .map_err(api)?;
-    json(report)
+    Ok(Json(report))
 }

@@ -4,43 +4,65 @@
 //! Bearer token it posts usage with): a lease spends the customer's budget just as a usage
 //! event or a `consume` call does, and those are `app` calls too.
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::auth;
 use super::{ApiError, AppState};
 use crate::leases::{self, DEFAULT_TTL, Grant, Granted, LeaseError, MAX_TTL, Settled};
 
-pub(crate) fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/v1/leases", post(grant))
-        .route("/v1/leases/{id}/settle", post(settle))
+pub(crate) fn router(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(grant))
+        .routes(routes!(settle))
         .route_layer(auth::require::<auth::min::App>(state))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LeaseRequest)]
 struct GrantRequest {
+    /// The app's user id.
     customer: String,
+    /// An exact feature (`exact = true` in the catalog).
     feature: String,
+    /// The units wanted; at most these are granted.
+    #[schema(minimum = 1)]
     want: u64,
     /// How long the lease lasts, 1 to 3 600 seconds (300 by default).
+    #[schema(minimum = 1, maximum = 3600)]
     ttl_seconds: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SettleRequest)]
 struct SettleRequest {
+    /// The units the holder spent, at most the lease's `granted`.
     used: u64,
 }
 
-/// `POST /v1/leases` `{customer, feature, want, ttl_seconds?}` → 201 with the lease, or 200
-/// with `granted: 0` (and the engine's refusal in `decision`) when nothing is left.
+/// Leases up to `want` units of an exact feature's budget for the period to the edge: 201 with
+/// the lease, or 200 with `granted: 0`, `id: null` and the engine's refusal in `decision` when
+/// nothing is left.
+#[utoipa::path(
+    post,
+    path = "/v1/leases",
+    tag = "leases",
+    request_body = GrantRequest,
+    responses(
+        (status = 201, description = "The lease", body = Granted),
+        (status = 200, description = "Nothing granted: nothing is left, or the plan refuses the feature", body = Granted),
+    ),
+    extensions(("x-role" = json!("app")), ("x-codes" = json!(["invalid_request", "unknown_feature", "not_exact", "invalid_want", "invalid_ttl"])))
+)]
 #[tracing::instrument(skip_all)]
 async fn grant(
     State(state): State<AppState>,
@@ -51,6 +73,11 @@ async fn grant(
     if request.customer.trim().is_empty() || request.feature.trim().is_empty() {
         return Err(ApiError::InvalidRequest(
             "`customer` and `feature` must not be empty".to_owned(),
+        ));
+    }
+    if !crate::text::storable(&request.customer) || !crate::text::storable(&request.feature) {
+        return Err(ApiError::InvalidRequest(
+            "the body holds U+0000 in a string, which no value may contain".to_owned(),
         ));
     }
     if request.want == 0 {
@@ -86,8 +113,18 @@ async fn grant(
     Ok((status, Json(granted)))
 }
 
-/// `POST /v1/leases/{id}/settle` `{used}` → the settlement; the same again answers the first
-/// settlement with `duplicate: true`.
+/// Settles a lease: its `used` units are counted as usage and the rest returned to the budget.
+/// The same again, or after the lease expired, answers the first settlement with
+/// `duplicate: true`.
+#[utoipa::path(
+    post,
+    path = "/v1/leases/{id}/settle",
+    tag = "leases",
+    params(("id" = String, Path, format = "uuid", description = "The lease's id")),
+    request_body = SettleRequest,
+    responses((status = 200, description = "The settlement", body = Settled)),
+    extensions(("x-role" = json!("app")), ("x-codes" = json!(["invalid_request", "unknown_lease", "invalid_used"])))
+)]
 #[tracing::instrument(skip_all, fields(lease = %id))]
 async fn settle(
     State(state): State<AppState>,

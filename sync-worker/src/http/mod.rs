@@ -92,9 +92,9 @@ fn api(state: AppState) -> OpenApiRouter<AppState> {
         .merge(webhooks)
         .merge(v1)
         .merge(usage::router(state.clone()))
-        .merge(leases::router(state.clone()).into())
+        .merge(leases::router(state.clone()))
         .merge(billing::router(state))
         .merge(admin::router())
-        .merge(analytics::router().into())
+        .merge(analytics::router())
         .merge(probes)
 }

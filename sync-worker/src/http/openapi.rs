@@ -56,6 +56,16 @@ pub(crate) const CODES: &[(&str, u16, &str)] = &[
         "the body, path or query does not parse",
     ),
     (
+        "invalid_query",
+        400,
+        "an analytics query parameter that does not parse or is out of range",
+    ),
+    (
+        "range_too_large",
+        400,
+        "an analytics range of more than 366 intervals",
+    ),
+    (
         "idempotency_key_required",
         400,
         "a refund without `Idempotency-Key`",
@@ -90,6 +100,7 @@ pub(crate) const CODES: &[(&str, u16, &str)] = &[
         "a `webhook-id` tollgate has not stored",
     ),
     ("unknown_export", 404, "not one of the exports"),
+    ("unknown_lease", 404, "a lease id that was never granted"),
     (
         "not_configured",
         404,
@@ -176,6 +187,18 @@ pub(crate) const CODES: &[(&str, u16, &str)] = &[
     ("reason_required", 422, "no `reason`, or a blank one"),
     ("invalid_reason", 422, "a `reason` over 1 000 bytes"),
     ("not_metered", 422, "the feature is not metered"),
+    (
+        "not_exact",
+        422,
+        "a lease of a feature without `exact = true`",
+    ),
+    ("invalid_want", 422, "a lease of 0 units"),
+    ("invalid_ttl", 422, "a `ttl_seconds` outside 1 to 3 600"),
+    (
+        "invalid_used",
+        422,
+        "a settlement's `used` above the lease's `granted`",
+    ),
     (
         "invalid_delta",
         422,

@@ -23,18 +23,24 @@ pub(crate) struct Grant {
 }
 
 /// What was granted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Lease)]
 pub(crate) struct Granted {
     /// `None` when nothing was granted (nothing is left, or the plan refuses the feature).
+    #[schema(value_type = Option<String>, format = "uuid")]
     pub(crate) id: Option<Uuid>,
     pub(crate) customer: String,
     pub(crate) feature: String,
     pub(crate) granted: u64,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub(crate) expires_at: Option<DateTime<Utc>>,
+    #[schema(value_type = String, format = DateTime)]
     pub(crate) period_start: DateTime<Utc>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub(crate) resets_at: Option<DateTime<Utc>>,
     /// The engine's Decision for the granted units (for `want` when none were), judged on the
     /// counter plus the open leases: its `remaining` is what is left after this grant.
+    #[schema(value_type = Object)]
     pub(crate) decision: Value,
 }
 

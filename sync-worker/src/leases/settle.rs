@@ -17,8 +17,10 @@ const BY_HOLDER: &str = "holder";
 const BY_EXPIRY: &str = "expiry";
 
 /// A settled lease.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Settlement)]
 pub(crate) struct Settled {
+    #[schema(value_type = String, format = "uuid")]
     pub(crate) id: Uuid,
     pub(crate) customer: String,
     pub(crate) feature: String,
@@ -26,6 +28,7 @@ pub(crate) struct Settled {
     pub(crate) used: i64,
     /// Units given back to the period's budget.
     pub(crate) returned: i64,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub(crate) settled_at: Option<DateTime<Utc>>,
     /// `holder` (a settle call) or `expiry` (settled as fully used once expired).
     pub(crate) settled_by: Option<String>,

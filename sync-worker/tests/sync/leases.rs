@@ -423,3 +423,15 @@ async fn bad_lease_requests_are_refused_and_change_nothing() {
     assert_eq!(app.counted().await, 0);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn rejects_a_nul_in_a_lease_customer_with_400() {
+    let app = Leases::spawn("2026-11-20T12:00:00Z").await;
+    let body = json!({ "customer": "ada\u{0}", "feature": "api_calls", "want": 1 });
+    let (status, answer) = app.post("/v1/leases", body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer:#}");
+    assert_eq!(answer["code"], "invalid_request");
+    assert!(answer["message"].as_str().unwrap().contains("U+0000"));
+    assert_eq!(app.rows("leases").await, 0);
+    app.finish().await;
+}

@@ -314,3 +314,53 @@ async fn an_alert_is_posted_once_when_it_opens_and_once_when_it_resolves() {
     assert_eq!(queued, 2);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn leases_and_analytics_requests_are_labelled_by_their_route() {
+    let app = spawn_with_metrics("2026-09-14T09:13:59Z").await;
+    let before = scrape(&app).await;
+    let lease = uuid::Uuid::now_v7().to_string();
+    let settle = app
+        .client
+        .post(format!("{}/v1/leases/{lease}/settle", app.address))
+        .bearer_auth(API_TOKEN)
+        .json(&serde_json::json!({ "used": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settle.status(), StatusCode::NOT_FOUND);
+    let revenue = app
+        .client
+        .get(format!("{}/v1/analytics/revenue", app.address))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revenue.status(), StatusCode::OK);
+
+    let after = scrape(&app).await;
+    let moved = |labels: &[(&str, &str)]| {
+        value(&after, "tollgate_http_requests_total", labels)
+            - value(&before, "tollgate_http_requests_total", labels)
+    };
+    let settled = [
+        ("method", "POST"),
+        ("route", "/v1/leases/:id/settle"),
+        ("status", "404"),
+    ];
+    assert!(moved(&settled) >= 1.0);
+    let analytics = [
+        ("method", "GET"),
+        ("route", "/v1/analytics/revenue"),
+        ("status", "200"),
+    ];
+    assert!(moved(&analytics) >= 1.0);
+    assert!(
+        after
+            .samples
+            .iter()
+            .all(|sample| sample.labels.values().all(|v| !v.contains(&lease))),
+        "a lease id leaked into a label"
+    );
+    app.finish().await;
+}
