@@ -166,7 +166,10 @@ impl ExactLeases {
         self.with(feature, |a| {
             a.roll(period.and_then(|p| p.resets_at), now_ms)
         });
-        for _ in 0..3 {
+        // Two requests of our own at most; waits for background leases are not counted, as
+        // each one ends with units to spend, none left, or the sync worker out of reach.
+        let mut asked = 0;
+        loop {
             let left = self.with(feature, |a| a.left());
             if left >= amount || self.with(feature, |a| a.exhausted(now_ms)) {
                 break;
@@ -178,6 +181,10 @@ impl ExactLeases {
                 lease.await;
                 continue;
             }
+            if asked == 2 {
+                break;
+            }
+            asked += 1;
             let refill = refill(
                 Rc::clone(&self.inner),
                 Rc::clone(config),
