@@ -246,8 +246,8 @@ test("a period roll-over starts at zero", async () => {
   assert.equal(old.refused.length, 5);
   assert.equal(Date.parse(old.refused[0].body.resetsAt), periodEnd);
   // SLOW spends 3 units; the third leaves under half a lease, so the object asks for the next
-  // one in the background, granted in the old period and answered only after the new period's
-  // first request reached the object.
+  // one in the background, granted in the old period and answered 1.5 s after its end, by when
+  // the new period's first request (sent as soon as the period ends) waits for it.
   assert.equal((await burst(slowKey, 1)).allowed, 1);
   slow.releaseAt = slowEnd + 1_500;
   slow.holding = true;
