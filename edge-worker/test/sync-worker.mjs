@@ -29,7 +29,7 @@ export async function eventually(what, probe, timeoutMs = 60_000) {
   }
 }
 
-async function freePort() {
+export async function freePort() {
   const server = createServer();
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address();
@@ -37,15 +37,18 @@ async function freePort() {
   return port;
 }
 
-/** Starts `tollgate serve` with `catalogToml` on a new database; `USAGE_TOKEN` is its token. */
-export async function startSyncWorker(catalogToml) {
+/**
+ * Starts `tollgate serve` with `catalogToml` on a new database; `USAGE_TOKEN` is its token.
+ * `port` (else a free one) and `env` (over the defaults) configure it further.
+ */
+export async function startSyncWorker(catalogToml, { port: chosenPort, env = {} } = {}) {
   const binary = join(process.env.CARGO_TARGET_DIR ?? join(repoDir, "target"), "debug", "tollgate");
   if (!existsSync(binary)) throw new Error(`${binary} is missing: run \`cargo build -p tollgate-sync\` first`);
   const database = `tollgate_edge_${randomBytes(6).toString("hex")}`;
   psql("postgres", `CREATE DATABASE ${database}`);
   const dir = mkdtempSync(join(tmpdir(), "tollgate-edge-"));
   writeFileSync(join(dir, "catalog.toml"), catalogToml);
-  const port = await freePort();
+  const port = chosenPort ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(binary, ["serve"], {
     env: {
@@ -57,6 +60,7 @@ export async function startSyncWorker(catalogToml) {
       POLAR_WEBHOOK_SECRET: "whsec_dGVzdA==",
       TOLLGATE_JOBS: "false",
       RUST_LOG: process.env.RUST_LOG ?? "warn",
+      ...env,
     },
     stdio: ["ignore", "ignore", "inherit"],
     detached: true,

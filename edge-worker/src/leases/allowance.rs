@@ -100,6 +100,22 @@ impl Allowance {
         self.last_used_ms = now_ms;
     }
 
+    /// A lease granted in the period ending at `lease_period_end`, arriving at `now_ms`. A
+    /// lease of a period that has ended and that this allowance has already left (asked for
+    /// in the background just before the roll-over, answered after it) goes back unspent: its
+    /// units would be counted in the old period while spent in the new one, past its limit.
+    pub fn add_granted(&mut self, lease: Lease, lease_period_end: Option<Timestamp>, now_ms: i64) {
+        let ended = lease_period_end.is_some_and(|end| end.as_millis() <= now_ms);
+        if ended && self.period_end != Some(lease_period_end) {
+            self.settling.push(Settlement {
+                id: lease.id,
+                used: 0,
+            });
+        } else {
+            self.add(lease);
+        }
+    }
+
     /// A lease granted for this period.
     pub fn add(&mut self, lease: Lease) {
         self.exhausted_at_ms = None;
@@ -225,6 +241,38 @@ mod tests {
                 used: 4
             }]
         );
+    }
+
+    #[test]
+    fn a_lease_of_a_period_already_left_goes_back_unspent() {
+        let november = Some(Timestamp::from_millis(1_000));
+        let december = Some(Timestamp::from_millis(2_000));
+        let mut a = Allowance::default();
+        a.roll(november, 900);
+        // Asked for before November ended, answered after the roll-over to December.
+        a.roll(december, 1_100);
+        a.add_granted(lease("late", 5), november, 1_150);
+        assert_eq!(a.left(), 0, "November's units are not spent in December");
+        assert_eq!(
+            a.settling,
+            vec![Settlement {
+                id: "late".into(),
+                used: 0
+            }]
+        );
+        a.add_granted(lease("dec", 5), december, 1_200);
+        assert_eq!(a.left(), 5);
+    }
+
+    #[test]
+    fn a_lease_answered_after_its_period_ended_is_spent_until_the_roll_over() {
+        let november = Some(Timestamp::from_millis(1_000));
+        let mut a = Allowance::default();
+        a.roll(november, 900);
+        // A request of November waiting for its lease: still decided in November.
+        a.add_granted(lease("nov", 5), november, 1_050);
+        assert_eq!(a.left(), 5);
+        assert!(a.settling.is_empty());
     }
 
     #[test]

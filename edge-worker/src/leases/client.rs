@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::json;
+use tollgate_gate::Timestamp;
 use worker::{Fetch, Headers, Method, RequestInit};
 
 use crate::config::Config;
@@ -12,6 +13,18 @@ use crate::config::Config;
 pub struct Granted {
     pub id: Option<String>,
     pub granted: u64,
+    /// The end of the period the lease was granted in (`null` for a period that never ends).
+    #[serde(default)]
+    pub resets_at: Option<String>,
+}
+
+impl Granted {
+    /// The end of the lease's period; `None` when it never ends or cannot be read.
+    pub fn period_end(&self) -> Option<Timestamp> {
+        self.resets_at
+            .as_deref()
+            .and_then(|text| Timestamp::parse(text).ok())
+    }
 }
 
 /// How a settlement went.

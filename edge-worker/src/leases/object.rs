@@ -4,7 +4,9 @@
 //! newer revision), let the engine judge everything but the count (plan, status, staleness),
 //! then spend from the held leases. With fewer units left than asked, the object asks the sync
 //! worker for another lease *before* deciding, under `blockConcurrencyWhile`, so that requests
-//! arriving meanwhile wait for it rather than ask again. The Decision is the engine's at the
+//! arriving meanwhile wait for it rather than ask again; when a lease asked for in the
+//! background is still under way, it waits for that one first (the sync worker already counts
+//! it as spent, so asking again could find nothing left). The Decision is the engine's at the
 //! count the leases imply (`limit − left`), so `remaining` is what the leases still hold and
 //! `resetsAt` the period's end. After spending, under half a lease left asks for the next one
 //! in the background.
@@ -23,6 +25,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use tollgate_gate::{Decision, OnStale, Reason, Timestamp};
 use worker::{DurableObject, Env, Request, Response, State, durable_object};
 
@@ -55,10 +58,22 @@ impl std::fmt::Debug for ExactLeases {
 #[derive(Debug, Default)]
 struct Inner {
     features: HashMap<String, Allowance>,
-    /// A background request for the next lease is under way.
-    refilling: bool,
+    /// A background request for the next lease, while under way.
+    refilling: Option<InFlight>,
     /// When the alarm is set for.
     armed_at: Option<i64>,
+}
+
+/// A lease request under way in the background. The sync worker counts its units as spent
+/// from the moment it grants them, so a request that finds the held leases spent waits for it
+/// rather than asking for more, which the period may no longer have.
+#[derive(Clone)]
+struct InFlight(Shared<LocalBoxFuture<'static, ()>>);
+
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InFlight")
+    }
 }
 
 impl Inner {
@@ -151,11 +166,25 @@ impl ExactLeases {
         self.with(feature, |a| {
             a.roll(period.and_then(|p| p.resets_at), now_ms)
         });
-        for _ in 0..2 {
+        // Two requests of our own at most; waits for background leases are not counted, as
+        // each one ends with units to spend, none left, or the sync worker out of reach.
+        let mut asked = 0;
+        loop {
             let left = self.with(feature, |a| a.left());
             if left >= amount || self.with(feature, |a| a.exhausted(now_ms)) {
                 break;
             }
+            let in_flight = self.inner.borrow().refilling.clone();
+            if let Some(InFlight(lease)) = in_flight {
+                // Not under `blockConcurrencyWhile`: its input gate would hold back the very
+                // answer awaited here. Requests arriving meanwhile wait for it too.
+                lease.await;
+                continue;
+            }
+            if asked == 2 {
+                break;
+            }
+            asked += 1;
             let refill = refill(
                 Rc::clone(&self.inner),
                 Rc::clone(config),
@@ -195,8 +224,7 @@ impl ExactLeases {
     /// Asks for the next lease in the background when under half of one is left.
     fn prefetch(&self, spend: &Spend, lease_size: u64, config: &Rc<Config>, now_ms: i64) {
         let due = self.with(&spend.feature, |a| a.wants_refill(lease_size, now_ms));
-        let start = due && !std::mem::replace(&mut self.inner.borrow_mut().refilling, true);
-        if !start {
+        if !due || self.inner.borrow().refilling.is_some() {
             return;
         }
         let inner = Rc::clone(&self.inner);
@@ -207,10 +235,14 @@ impl ExactLeases {
             spend.feature.clone(),
             lease_size,
         );
-        self.state.wait_until(async move {
+        let lease = async move {
             refill.await;
-            inner.borrow_mut().refilling = false;
-        });
+            inner.borrow_mut().refilling = None;
+        }
+        .boxed_local()
+        .shared();
+        self.inner.borrow_mut().refilling = Some(InFlight(lease.clone()));
+        self.state.wait_until(lease);
     }
 
     /// The sync worker cannot be reached: the feature's `on_stale` decides.
@@ -307,13 +339,18 @@ async fn refill(
         Ok(granted) => {
             let mut inner = inner.borrow_mut();
             let allowance = inner.allowance(&feature);
+            let period_end = granted.period_end();
             match granted.id {
-                Some(id) if granted.granted > 0 => allowance.add(Lease::new(
-                    id,
-                    granted.granted,
-                    asked_at.saturating_add(config.lease_ttl_ms),
-                    config.lease_ttl_ms,
-                )),
+                Some(id) if granted.granted > 0 => allowance.add_granted(
+                    Lease::new(
+                        id,
+                        granted.granted,
+                        asked_at.saturating_add(config.lease_ttl_ms),
+                        config.lease_ttl_ms,
+                    ),
+                    period_end,
+                    isolate::now_ms(),
+                ),
                 _ => allowance.mark_exhausted(isolate::now_ms()),
             }
             true
