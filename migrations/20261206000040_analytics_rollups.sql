@@ -87,8 +87,10 @@ CREATE TABLE mrr_customers (
 -- `past_due`; a repeating discount that ends inside it changes its MRR there. A customer has a
 -- handful of versions, so rewriting all of them on every write is cheap and stays right when
 -- versions arrive out of order.
+-- Every statement reads the affected customers' rows by key; a plan made while the tables were
+-- small (a bulk load in one transaction) must not scan them whole once they have grown.
 CREATE FUNCTION record_mrr_changes(affected text[]) RETURNS void
-    LANGUAGE plpgsql AS $$
+    LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     removed mrr_product_changes[];
 BEGIN
@@ -102,11 +104,12 @@ BEGIN
     SELECT array_agg(deleted) INTO removed FROM deleted;
 
     WITH spans AS (
-        SELECT v, lead(v.version_at) OVER (
-                   PARTITION BY v.subscription_id ORDER BY v.version_at) AS until
-        FROM subscription_versions v
-        WHERE v.subscription_id IN (SELECT subscription_id FROM subscription_versions
-                                    WHERE customer_id = ANY (affected))
+        SELECT l.v, lead((l.v).version_at) OVER (
+                   PARTITION BY (l.v).subscription_id ORDER BY (l.v).version_at) AS until
+        FROM (SELECT DISTINCT subscription_id FROM subscription_versions
+              WHERE customer_id = ANY (affected)) s
+        CROSS JOIN LATERAL (SELECT x AS v FROM subscription_versions x
+                            WHERE x.subscription_id = s.subscription_id) l
     ),
     counted AS (
         SELECT (s.v).*, s.v AS version, s.until FROM spans s
@@ -176,7 +179,7 @@ END $$;
 -- Every write of a version rewrites the changes of the customers its subscription has had, in
 -- the same transaction.
 CREATE FUNCTION record_mrr_changes_of_version() RETURNS trigger
-    LANGUAGE plpgsql AS $$
+    LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     touched text[] := '{}';
 BEGIN
