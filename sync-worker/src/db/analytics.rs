@@ -6,7 +6,7 @@
 //! run in UTC (sqlx sets `TimeZone`), so months are calendar months in UTC.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 /// The intervals `[start, finish)`, numbered `i` from 1, and the sorted instants that begin or
 /// end one: instant `k` is the start of interval `k` and the end of interval `k - 1`.
@@ -20,25 +20,6 @@ const BOUNDS: &str = "
         SELECT array_agg(at ORDER BY at) AS at, count(*) - 1 AS intervals
         FROM (SELECT start AS at FROM bounds UNION SELECT finish FROM bounds) i
     )";
-
-/// A subscription version's MRR at the instant `{AT}` stands for: the amount after the
-/// discount that applies then, normalised to a month (a year is 12 months, a week 12/52 of
-/// one, a day 12/365), rounded to whole minor units. A `once` discount is a first-invoice discount and lowers no MRR.
-const MRR: &str = "
-    round(
-        (v.amount - CASE
-            WHEN v.discount_type IS NULL OR v.discount_duration = 'once'
-                 OR (v.discount_duration = 'repeating'
-                     AND {AT} >= v.started_at
-                                 + make_interval(months => coalesce(v.discount_months, 0)))
-                THEN 0
-            WHEN v.discount_type = 'percentage'
-                THEN v.amount * coalesce(v.discount_basis_points, 0)::numeric / 10000
-            ELSE least(v.amount, coalesce(v.discount_amount, 0))
-         END)
-        * CASE v.recurring_interval WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 1 END
-        / (CASE v.recurring_interval WHEN 'month' THEN 1 ELSE 12 END * v.recurring_interval_count)
-    )::int8";
 
 /// One interval of one currency: MRR at both ends and its movements.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -70,82 +51,55 @@ pub(crate) struct ProductRow {
 
 /// MRR at every interval's start and end, per currency, and its movements per customer.
 ///
-/// A subscription version holds from its `version_at` until the next version; it counts in MRR
-/// while `active` or `past_due`. Instants (the intervals' starts and the last end) are numbered
-/// `k`; `width_bucket` finds the first and last instant each version covers. Rather than a row
-/// per version and instant, each version adds its MRR at its first instant and takes it away
-/// after its last (and a repeating discount that ends inside it adds the difference there):
-/// running sums of these deltas per customer give the customer's MRR at every instant where it
-/// changed, and an interval's movements are exactly its customers whose MRR changed at its end
-/// instant. Running sums per currency (and per product) give the levels at every instant. The
-/// work grows with the versions, not with versions × intervals.
+/// Read from the change logs the subscription trigger keeps (migration
+/// `20261206000040_analytics_rollups.sql`): `mrr_changes` holds every instant a customer's MRR
+/// or count of counted subscriptions changed, with the values before and after and the
+/// customer's neighbouring changes; `mrr_product_changes` the same per product as differences,
+/// summed per UTC day in `mrr_product_daily`, so a product's level at an instant is its whole
+/// days before the instant's midnight plus the changes since.
+/// Instants (the intervals' starts and the last end) are numbered `k`; a change counts at the
+/// first instant at or after it. Levels are running sums of the changes per currency (and per
+/// product). A customer's movement in an interval compares the value before its first change
+/// inside it (the one whose previous change is before the interval's start) with the value
+/// after its last (that change itself when its next change is after the interval's end, as it
+/// mostly is; else looked up by index); customers without a change inside an interval have no
+/// movement, so the work grows with the changes, not with customers ×
+/// intervals.
 pub(crate) async fn mrr(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     step: &str,
 ) -> Result<Vec<MrrRow>, sqlx::Error> {
-    let at = |instant: &str| MRR.replace("{AT}", instant);
-    let (first, last) = (at("i.at[v.first_k]"), at("i.at[v.last_k]"));
-    let (at_end, before_end) = (at("i.at[d.k]"), at("i.at[d.k - 1]"));
     let sql = format!(
         "WITH {BOUNDS},
-         spans AS (
-             SELECT v.*, lead(v.version_at) OVER (
-                        PARTITION BY v.subscription_id ORDER BY v.version_at) AS until
-             FROM subscription_versions v
-             WHERE v.version_at <= $2
-         ),
-         counted AS (
-             SELECT v.*,
-                    width_bucket(v.version_at - interval '1 microsecond', i.at) + 1 AS first_k,
-                    width_bucket(coalesce(v.until, 'infinity') - interval '1 microsecond', i.at)
-                        AS last_k
-             FROM spans v, instants i
-             WHERE v.status IN ('active', 'past_due')
-               AND (v.until IS NULL OR v.until > $1)
-         ),
-         deltas AS (
-             SELECT v.customer_id, v.currency, v.product_id, v.first_k AS k,
-                    {first} AS mrr, 1 AS n
-             FROM counted v, instants i WHERE v.first_k <= v.last_k
-             UNION ALL
-             SELECT v.customer_id, v.currency, v.product_id, v.last_k + 1,
-                    -{last}, -1
-             FROM counted v, instants i WHERE v.first_k <= v.last_k AND v.last_k <= i.intervals
-             UNION ALL
-             SELECT v.customer_id, v.currency, v.product_id, d.k,
-                    {at_end} - {before_end}, 0
-             FROM counted v, instants i,
-                  LATERAL (SELECT width_bucket(v.started_at + make_interval(
-                                      months => coalesce(v.discount_months, 0))
-                                  - interval '1 microsecond', i.at) + 1 AS k) d
-             WHERE v.discount_duration = 'repeating' AND v.discount_type IS NOT NULL
-               AND d.k > v.first_k AND d.k <= v.last_k
-         ),
-         customer_steps AS (
-             SELECT customer_id, currency, k, mrr AS delta, n AS delta_n,
-                    sum(mrr) OVER w AS mrr_end, sum(n) OVER w AS n_end
-             FROM (SELECT customer_id, currency, k, sum(mrr) AS mrr, sum(n) AS n
-                   FROM deltas GROUP BY customer_id, currency, k) c
-             WINDOW w AS (PARTITION BY customer_id, currency ORDER BY k)
-         ),
-         changes AS (
-             SELECT s.*, s.mrr_end - s.delta AS mrr_start, s.n_end - s.delta_n AS n_start,
-                    (s.n_end > 0)::int - (s.n_end - s.delta_n > 0)::int AS joined
-             FROM customer_steps s
-             WHERE s.delta <> 0 OR s.delta_n <> 0
-         ),
-         first_paid AS (
-             SELECT customer_id, currency, min(version_at) AS since
-             FROM subscription_versions
-             WHERE status IN ('active', 'past_due') AND amount > 0
-             GROUP BY customer_id, currency
+         edges AS (
+             SELECT c.currency, b.i + 1 AS k, b.start, c.first_paid_at AS since,
+                    c.mrr_before AS mrr_start, c.subscriptions_before AS n_start,
+                    CASE WHEN c.next_at IS NULL OR c.next_at > b.finish THEN c.mrr_after
+                         ELSE (SELECT l.mrr_after FROM mrr_changes l
+                               WHERE l.customer_id = c.customer_id AND l.currency = c.currency
+                                 AND l.at <= b.finish
+                               ORDER BY l.at DESC LIMIT 1)
+                    END AS mrr_end,
+                    CASE WHEN c.next_at IS NULL OR c.next_at > b.finish
+                              THEN c.subscriptions_after
+                         ELSE (SELECT l.subscriptions_after FROM mrr_changes l
+                               WHERE l.customer_id = c.customer_id AND l.currency = c.currency
+                                 AND l.at <= b.finish
+                               ORDER BY l.at DESC LIMIT 1)
+                    END AS n_end
+             FROM mrr_changes c
+             JOIN bounds b
+               ON b.i = width_bucket(c.at - interval '1 microsecond',
+                                     (SELECT at FROM instants))
+             WHERE c.at > $1 AND c.at <= $2
+               AND (c.previous_at IS NULL OR c.previous_at <= b.start)
          ),
          moved AS (
              SELECT c.currency, c.k - 1 AS i,
                     sum(c.mrr_end) FILTER (WHERE c.mrr_start = 0 AND c.mrr_end > 0
-                        AND (f.since IS NULL OR f.since >= b.start)) AS new_mrr,
+                        AND (c.since IS NULL OR c.since >= c.start)) AS new_mrr,
                     sum(c.mrr_end - c.mrr_start) FILTER (WHERE c.mrr_start > 0
                         AND c.mrr_end > c.mrr_start) AS expansion_mrr,
                     sum(c.mrr_start - c.mrr_end) FILTER (WHERE c.mrr_start > 0
@@ -153,17 +107,22 @@ pub(crate) async fn mrr(
                     sum(c.mrr_start) FILTER (WHERE c.mrr_start > 0 AND c.mrr_end = 0)
                         AS churned_mrr,
                     sum(c.mrr_end) FILTER (WHERE c.mrr_start = 0 AND c.mrr_end > 0
-                        AND f.since < b.start) AS reactivated_mrr,
-                    count(*) FILTER (WHERE c.n_start > 0 AND c.n_end = 0) AS churned_customers
-             FROM changes c
-             JOIN bounds b ON b.i = c.k - 1
-             LEFT JOIN first_paid f USING (customer_id, currency)
-             WHERE c.k > 1
+                        AND c.since < c.start) AS reactivated_mrr,
+                    count(*) FILTER (WHERE c.n_start > 0 AND c.n_end = 0) AS churned_customers,
+                    sum(c.mrr_end - c.mrr_start) AS net_mrr,
+                    sum((c.n_end > 0)::int - (c.n_start > 0)::int) AS net_subscribers
+             FROM edges c
+             WHERE c.mrr_start <> c.mrr_end OR c.n_start <> c.n_end
              GROUP BY c.currency, c.k
          ),
          level_changes AS (
-             SELECT currency, k, sum(delta) AS mrr, sum(joined) AS subscribers
-             FROM changes GROUP BY currency, k
+             SELECT currency, 1 AS k, sum(mrr_after - mrr_before) AS mrr,
+                    sum((subscriptions_after > 0)::int - (subscriptions_before > 0)::int)
+                        AS subscribers
+             FROM mrr_changes WHERE at <= $1
+             GROUP BY currency
+             UNION ALL
+             SELECT currency, i + 1, net_mrr, net_subscribers FROM moved
          ),
          levels AS (
              SELECT g.currency, g.k,
@@ -176,32 +135,21 @@ pub(crate) async fn mrr(
              LEFT JOIN level_changes l ON l.currency = g.currency AND l.k = g.k
              WINDOW w AS (PARTITION BY g.currency ORDER BY g.k)
          ),
-         product_holders AS (
-             SELECT currency, product_id, k,
-                    (sum(n) OVER w > 0)::int - (sum(n) OVER w - n > 0)::int AS joined
-             FROM (SELECT customer_id, currency, product_id, k, sum(n) AS n
-                   FROM deltas GROUP BY customer_id, currency, product_id, k) c
-             WINDOW w AS (PARTITION BY customer_id, currency, product_id ORDER BY k)
-         ),
-         product_changes AS (
-             SELECT currency, product_id, k, sum(mrr) AS mrr, sum(n) AS n, sum(joined) AS joined
-             FROM (SELECT currency, product_id, k, mrr, n, 0 AS joined FROM deltas
-                   UNION ALL
-                   SELECT currency, product_id, k, 0, 0, joined FROM product_holders) p
-             GROUP BY currency, product_id, k
-         ),
          product_levels AS (
-             SELECT g.currency, g.product_id, g.k,
-                    sum(coalesce(p.mrr, 0)) OVER w AS mrr,
-                    sum(coalesce(p.n, 0)) OVER w AS subscribers,
-                    sum(coalesce(p.joined, 0)) OVER w AS customers
-             FROM (SELECT DISTINCT currency, product_id FROM product_changes) pr
-             CROSS JOIN instants i
-             CROSS JOIN LATERAL (SELECT pr.currency, pr.product_id, k
-                                 FROM generate_series(1, i.intervals + 1) k) g
-             LEFT JOIN product_changes p
-                    ON p.currency = g.currency AND p.product_id = g.product_id AND p.k = g.k
-             WINDOW w AS (PARTITION BY g.currency, g.product_id ORDER BY g.k)
+             SELECT p.currency, p.product_id, x.k, sum(p.mrr) AS mrr,
+                    sum(p.subscriptions) AS subscribers, sum(p.customers) AS customers
+             FROM (SELECT k, i.at[k] AS at, date_trunc('day', i.at[k], 'UTC') AS midnight
+                   FROM instants i, generate_series(2, i.intervals + 1) k) x
+             CROSS JOIN LATERAL (
+                 SELECT d.currency, d.product_id, d.mrr, d.subscriptions, d.customers
+                 FROM mrr_product_daily d
+                 WHERE d.day < (x.midnight AT TIME ZONE 'UTC')::date
+                 UNION ALL
+                 SELECT c.currency, c.product_id, c.mrr, c.subscriptions, c.customers
+                 FROM mrr_product_changes c
+                 WHERE c.at > x.midnight AND c.at <= x.at
+             ) p
+             GROUP BY p.currency, p.product_id, x.k
          ),
          products AS (
              SELECT k - 1 AS i, currency,
@@ -230,13 +178,29 @@ pub(crate) async fn mrr(
             OR m.i IS NOT NULL
          ORDER BY s.currency, b.start"
     );
+    let mut tx = conn.begin().await?;
+    planned_for_reports(&mut tx).await?;
     // Only constants are spliced in; every value is bound.
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(from)
         .bind(to)
         .bind(step)
-        .fetch_all(conn)
-        .await
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Plans this transaction's report statements without JIT compilation and with hash
+/// aggregation. Their row estimates are poor (intervals come from `generate_series`), so the
+/// planner's costs run high: it would JIT-compile them, which takes seconds, longer than the
+/// statements themselves, and would sort a year of changes to group them into a dozen
+/// intervals.
+async fn planned_for_reports(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('jit', 'off', true), set_config('enable_sort', 'off', true)")
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// One interval of one currency: payments, revenue and refunds.
@@ -251,7 +215,9 @@ pub(crate) struct MoneyRow {
 }
 
 /// Paid orders (and their revenue before tax), failed renewal charges (a subscription entering
-/// `past_due`) and succeeded refunds, by the interval they were made in.
+/// `past_due`) and succeeded refunds, by the interval they were made in. Orders and refunds are
+/// read from `revenue_daily` (a row per UTC day and currency, kept by triggers); intervals
+/// begin and end at UTC midnights, so their days sum to them exactly.
 pub(crate) async fn money(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
@@ -262,35 +228,37 @@ pub(crate) async fn money(
         "WITH {BOUNDS},
          starts AS (SELECT array_agg(start ORDER BY start) AS at FROM bounds),
          facts AS (
-             SELECT o.created_at AS at, o.currency, 1 AS succeeded, 0 AS failed,
-                    o.net_amount AS revenue, 0::int8 AS refunded
-             FROM orders o
-             WHERE o.created_at >= $1 AND o.created_at < $2 AND o.total_amount > 0
-               AND o.status IN ('paid', 'refunded', 'partially_refunded')
+             SELECT d.day::timestamp AT TIME ZONE 'UTC' AS at, d.currency, d.succeeded,
+                    0::int8 AS failed, d.gross_revenue AS revenue, d.refunds AS refunded,
+                    d.succeeded + d.refund_count AS facts
+             FROM revenue_daily d
+             WHERE d.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date
+               AND d.day < ($2::timestamptz AT TIME ZONE 'UTC')::date
              UNION ALL
-             SELECT v.version_at, v.currency, 0, 1, 0, 0
-             FROM (SELECT version_at, currency, status, lag(status) OVER (
-                          PARTITION BY subscription_id ORDER BY version_at) AS before
-                   FROM subscription_versions) v
-             WHERE v.version_at >= $1 AND v.version_at < $2
-               AND v.status = 'past_due' AND v.before IS DISTINCT FROM 'past_due'
-             UNION ALL
-             SELECT r.created_at, r.currency, 0, 0, 0, r.amount
-             FROM refunds r
-             WHERE r.created_at >= $1 AND r.created_at < $2 AND r.status = 'succeeded'
+             SELECT v.version_at, v.currency, 0, 1, 0, 0, 1
+             FROM subscription_versions v
+             WHERE v.version_at >= $1 AND v.version_at < $2 AND v.status = 'past_due'
+               AND (SELECT p.status FROM subscription_versions p
+                    WHERE p.subscription_id = v.subscription_id AND p.version_at < v.version_at
+                    ORDER BY p.version_at DESC LIMIT 1) IS DISTINCT FROM 'past_due'
          )
          SELECT s.at[width_bucket(f.at, s.at)] AS start, f.currency,
                 sum(f.succeeded)::int8 AS succeeded, sum(f.failed)::int8 AS failed,
                 sum(f.revenue)::int8 AS gross_revenue, sum(f.refunded)::int8 AS refunds
          FROM facts f, starts s
          GROUP BY 1, 2
+         HAVING sum(f.facts) > 0
          ORDER BY 2, 1"
     );
+    let mut tx = conn.begin().await?;
+    planned_for_reports(&mut tx).await?;
     // Only constants are spliced in; every value is bound.
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(from)
         .bind(to)
         .bind(step)
-        .fetch_all(conn)
-        .await
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
