@@ -8,74 +8,19 @@
 // fresh PostgreSQL database that is dropped afterwards.
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
-import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 
 import { Webhook } from "standardwebhooks";
 
-const repoDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const POSTGRES = (process.env.TOLLGATE_TEST_POSTGRES ?? "postgres://postgres@127.0.0.1:5432")
-  .replace(/\/+$/, "");
+import { POSTGRES, binary, eventually, freePort, psql, repoDir, start, stopAll } from "./processes.mjs";
+
 const API_TOKEN = randomBytes(24).toString("hex");
 const POLAR_SECRET = `whsec_${randomBytes(24).toString("hex")}`;
 const EVENTS_SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 const FAIL_FIRST = 3;
-
-function binary(name) {
-  const targetDir = process.env.CARGO_TARGET_DIR ?? join(repoDir, "target");
-  const path = join(targetDir, "debug", name);
-  if (!existsSync(path)) {
-    throw new Error(`${path} is missing: run \`cargo build -p tollgate-sync -p polar-sim\` first`);
-  }
-  return path;
-}
-
-function psql(database, sql) {
-  const run = spawnSync("psql", [`${POSTGRES}/${database}`, "-v", "ON_ERROR_STOP=1", "-tAc", sql], {
-    encoding: "utf8",
-  });
-  if (run.status !== 0) throw new Error(`psql failed on \`${sql}\`: ${run.stderr}`);
-  return run.stdout.trim();
-}
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function eventually(what, probe, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch {
-      // Not there yet.
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-const processes = [];
-function start(command, args, env) {
-  const child = spawn(command, args, {
-    env: { ...process.env, ...env },
-    detached: true,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  processes.push(child);
-  return child;
-}
 
 // The app's endpoint: 500 for the first FAIL_FIRST requests, then each delivery verified.
 const received = new Map(); // webhook-id → { count, event }
@@ -139,13 +84,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const child of processes) {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
+  stopAll();
   await new Promise((resolve) => app.close(resolve));
   psql("postgres", `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
 });
