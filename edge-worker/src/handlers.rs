@@ -211,6 +211,18 @@ async fn entitlements(
     json_response(&body, 200)
 }
 
+/// Decides a gated request on an exact feature through the customer's leases object. When the
+/// object cannot be reached, `policy` decides as for a missing snapshot.
+async fn exact_answer(env: &Env, spend: &leases::Spend, policy: FailurePolicy) -> Answer {
+    match leases::spend_through_object(env, spend).await {
+        Ok(reply) => Answer::from_reply(&spend.feature, reply),
+        Err(e) => {
+            worker::console_error!("the leases object of `{}`: {e}", spend.customer);
+            Answer::unavailable(&spend.feature, policy)
+        }
+    }
+}
+
 async fn gated(
     req: &Request,
     rule: &Rule,
@@ -229,7 +241,7 @@ async fn gated(
                 amount,
                 revision,
             };
-            leases::through_object(env, &spend, config.policies.for_feature(feature)).await
+            exact_answer(env, &spend, config.policies.for_feature(feature)).await
         }
         None => {
             let now = Timestamp::from_millis(now_ms);

@@ -8,11 +8,10 @@ use std::cmp::Ordering;
 
 use crate::catalog::PlanIndex;
 use crate::decision::Reason;
-use crate::period::Period;
 use crate::polar::{Interval, SubscriptionStatus};
 use crate::quantity::Limit;
 use crate::snapshot::SnapshotSubscription;
-use crate::time::{DAY_MS, Timestamp};
+use crate::time::Timestamp;
 
 /// How long the facts of a subscription that stopped entitling keep explaining refusals.
 pub(crate) const ENDED_MEMORY_DAYS: i64 = 30;
@@ -27,12 +26,12 @@ pub(crate) struct Term {
     until: Timestamp,
     /// Once it no longer entitles: the refusal reason, and when it stopped.
     ended: Option<(Reason, Timestamp)>,
-    period_start: Timestamp,
-    period_end: Option<Timestamp>,
+    pub period_start: Timestamp,
+    pub period_end: Option<Timestamp>,
     /// Whether the period rolls over by itself (active and trialing renew).
-    renews: bool,
-    interval: Interval,
-    interval_count: u32,
+    pub renews: bool,
+    pub interval: Interval,
+    pub interval_count: u32,
     /// Seats bought; `None` when not seat-based.
     pub units: Option<u64>,
 }
@@ -100,67 +99,6 @@ impl Term {
     /// When it stopped entitling, if it has an end that explains refusals.
     pub(crate) fn ended_at(&self) -> Option<Timestamp> {
         self.ended.map(|(_, at)| at)
-    }
-
-    /// The billing period current at `now`. After `current_period_end` a renewing subscription is
-    /// assumed renewed and its periods projected forward; a `past_due` one keeps its last period
-    /// and does not reset while unpaid.
-    pub(crate) fn billing_period_at(&self, now: Timestamp) -> Period {
-        let frozen = Period {
-            start: Some(self.period_start),
-            resets_at: None,
-        };
-        let Some(end) = self.period_end else {
-            return frozen;
-        };
-        if now < end {
-            return Period {
-                start: Some(self.period_start),
-                resets_at: Some(end),
-            };
-        }
-        if !self.renews {
-            return frozen;
-        }
-        let (start, resets_at) = match self.interval {
-            Interval::Day => self.project_by_days(end, 1, now),
-            Interval::Week => self.project_by_days(end, 7, now),
-            Interval::Month => self.project_by_months(end, 1, now),
-            Interval::Year => self.project_by_months(end, 12, now),
-            Interval::Unknown => return frozen,
-        };
-        Period {
-            start: Some(start),
-            resets_at: Some(resets_at),
-        }
-    }
-
-    fn project_by_days(&self, end: Timestamp, days: i64, now: Timestamp) -> (Timestamp, Timestamp) {
-        let length = DAY_MS * days * i64::from(self.interval_count);
-        let elapsed = (now.as_millis() - end.as_millis()) / length.max(1);
-        let start = end.plus_millis(elapsed * length);
-        (start, start.plus_millis(length))
-    }
-
-    fn project_by_months(
-        &self,
-        end: Timestamp,
-        months: u32,
-        now: Timestamp,
-    ) -> (Timestamp, Timestamp) {
-        let step = months.saturating_mul(self.interval_count);
-        // Months are added to the anchor, not to the previous period end, so a period that
-        // started on the 31st comes back to the 31st after a short month.
-        let boundary = |n: u32| end.plus_months(n.saturating_mul(step));
-        let estimate = end.months_until(now) / i64::from(step.max(1));
-        let mut n = u32::try_from(estimate).unwrap_or(0).max(1);
-        while n > 1 && boundary(n - 1) > now {
-            n -= 1;
-        }
-        while boundary(n) <= now {
-            n += 1;
-        }
-        (boundary(n - 1), boundary(n))
     }
 }
 

@@ -7,8 +7,9 @@
 use crate::account::Account;
 use crate::catalog::{Catalog, FeatureType, Reset};
 use crate::entitlement::Term;
+use crate::polar::Interval;
 use crate::snapshot::kept_subscriptions;
-use crate::time::Timestamp;
+use crate::time::{DAY_MS, Timestamp};
 
 /// A metered period: `used` counts from `start` until `resets_at`.
 ///
@@ -97,10 +98,76 @@ fn metered_period(reset: Reset, source: Option<&Term>, now: Timestamp) -> Period
         }
         Reset::Month => calendar_month(now),
         Reset::BillingPeriod => match source {
-            Some(term) => term.billing_period_at(now),
+            Some(term) => billing_period(term, now),
             None => calendar_month(now),
         },
     }
+}
+
+/// The billing period current at `now`. After `current_period_end` a renewing subscription is
+/// assumed renewed and its periods projected forward; a `past_due` one keeps its last period
+/// and does not reset while unpaid.
+fn billing_period(term: &Term, now: Timestamp) -> Period {
+    let frozen = Period {
+        start: Some(term.period_start),
+        resets_at: None,
+    };
+    let Some(end) = term.period_end else {
+        return frozen;
+    };
+    if now < end {
+        return Period {
+            start: Some(term.period_start),
+            resets_at: Some(end),
+        };
+    }
+    if !term.renews {
+        return frozen;
+    }
+    let (start, resets_at) = match term.interval {
+        Interval::Day => project_by_days(term, end, 1, now),
+        Interval::Week => project_by_days(term, end, 7, now),
+        Interval::Month => project_by_months(term, end, 1, now),
+        Interval::Year => project_by_months(term, end, 12, now),
+        Interval::Unknown => return frozen,
+    };
+    Period {
+        start: Some(start),
+        resets_at: Some(resets_at),
+    }
+}
+
+fn project_by_days(
+    term: &Term,
+    end: Timestamp,
+    days: i64,
+    now: Timestamp,
+) -> (Timestamp, Timestamp) {
+    let length = DAY_MS * days * i64::from(term.interval_count);
+    let elapsed = (now.as_millis() - end.as_millis()) / length.max(1);
+    let start = end.plus_millis(elapsed * length);
+    (start, start.plus_millis(length))
+}
+
+fn project_by_months(
+    term: &Term,
+    end: Timestamp,
+    months: u32,
+    now: Timestamp,
+) -> (Timestamp, Timestamp) {
+    let step = months.saturating_mul(term.interval_count);
+    // Months are added to the anchor, not to the previous period end, so a period that
+    // started on the 31st comes back to the 31st after a short month.
+    let boundary = |n: u32| end.plus_months(n.saturating_mul(step));
+    let estimate = end.months_until(now) / i64::from(step.max(1));
+    let mut n = u32::try_from(estimate).unwrap_or(0).max(1);
+    while n > 1 && boundary(n - 1) > now {
+        n -= 1;
+    }
+    while boundary(n) <= now {
+        n += 1;
+    }
+    (boundary(n - 1), boundary(n))
 }
 
 fn calendar_month(now: Timestamp) -> Period {

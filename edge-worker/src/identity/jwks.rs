@@ -4,6 +4,8 @@
 //! `crv: P-256`) are kept; others (encryption keys, other curves) are skipped, not errors, so
 //! an issuer adding a new kind of key does not lock everyone out.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::VerifyingKey as EcKey;
 use rsa::pkcs1v15::VerifyingKey as RsaKey;
 use rsa::{BigUint, RsaPublicKey};
@@ -11,7 +13,18 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use super::IdentityError;
-use super::jwt::{Algorithm, b64url};
+
+/// The signature algorithms a key can verify (a JWT header's `alg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Rs256,
+    Es256,
+}
+
+/// Decodes base64url without padding, as JWKs and JWTs write their binary parts.
+pub(crate) fn b64url(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    URL_SAFE_NO_PAD.decode(s)
+}
 
 /// The smallest RSA modulus accepted, in bits.
 const MIN_RSA_BITS: usize = 2048;

@@ -1,23 +1,15 @@
 //! JWTs (JWS compact serialisation): parsing, signature check against a [`KeySet`], and the
 //! registered claims (`iss`, `aud`, `exp`, `nbf`).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::IdentityError;
-use super::jwks::KeySet;
+use super::jwks::{Algorithm, KeySet, b64url};
 use crate::config::JwtConfig;
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECONDS: i64 = 30;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
-    Rs256,
-    Es256,
-}
 
 #[derive(Debug, Deserialize)]
 struct Header {
@@ -33,10 +25,6 @@ pub struct UnverifiedJwt<'a> {
     signing_input: &'a str,
     signature: Vec<u8>,
     claims: Map<String, Value>,
-}
-
-pub(crate) fn b64url(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    URL_SAFE_NO_PAD.decode(s)
 }
 
 /// Whether a credential is shaped like a JWS compact token: three base64url parts, the first
@@ -182,6 +170,7 @@ fn numeric_date(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use p256::ecdsa::{Signature, SigningKey, signature::Signer};
     use serde_json::json;
 

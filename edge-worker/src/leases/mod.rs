@@ -19,7 +19,6 @@ use serde_json::{Map, Value};
 use tollgate_gate::Decision;
 use worker::{Env, Method, Request, RequestInit};
 
-use crate::gate::Answer;
 use crate::policy::FailurePolicy;
 
 /// The binding of the Durable Object namespace (wrangler.toml `[[durable_objects.bindings]]`).
@@ -59,19 +58,8 @@ impl Reply {
     }
 }
 
-/// Decides a gated request on an exact feature through the customer's object. When the object
-/// cannot be reached, `policy` decides as for a missing snapshot.
-pub async fn through_object(env: &Env, spend: &Spend, policy: FailurePolicy) -> Answer {
-    match call(env, spend).await {
-        Ok(reply) => Answer::from_reply(&spend.feature, reply),
-        Err(e) => {
-            worker::console_error!("the leases object of `{}`: {e}", spend.customer);
-            Answer::unavailable(&spend.feature, policy)
-        }
-    }
-}
-
-async fn call(env: &Env, spend: &Spend) -> worker::Result<Reply> {
+/// Sends a gated request on an exact feature to the customer's object and returns its reply.
+pub async fn spend_through_object(env: &Env, spend: &Spend) -> worker::Result<Reply> {
     let stub = env
         .durable_object(BINDING)?
         .id_from_name(&spend.customer)?
