@@ -7,7 +7,7 @@
 //! made here), which their audit row records.
 
 use super::auth::{Authorized, MinRole, min};
-use super::billing::REQUEST_ID;
+use super::request::{json_body, request_id, with_request_id};
 use super::{ApiError, AppState};
 use crate::admin::adjustments::{self, AdjustmentRequest};
 use crate::admin::exports::{self, Export, Range};
@@ -20,7 +20,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -84,27 +84,23 @@ fn actor(caller: &Caller, headers: &HeaderMap) -> Actor {
     Actor {
         actor: caller.actor.clone(),
         role: caller.role.as_str(),
-        request_id: Some(super::billing::request_id(headers)),
+        request_id: Some(request_id(headers)),
     }
 }
 
 /// `status` with `body`, and the request id echoed.
 fn answer(status: StatusCode, body: Value, by: &Actor) -> Response {
-    let mut response = (status, Json(body)).into_response();
-    if let Some(value) = by
-        .request_id
-        .as_deref()
-        .and_then(|id| HeaderValue::from_str(id).ok())
-    {
-        response.headers_mut().insert(REQUEST_ID, value);
+    let response = (status, Json(body)).into_response();
+    match by.request_id.as_deref() {
+        Some(id) => with_request_id(response, id),
+        None => response,
     }
-    response
 }
 
 fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))?;
-    super::billing::json_body(value)
+    json_body(value)
 }
 
 fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {

@@ -12,6 +12,7 @@ mod health;
 mod leases;
 mod metrics;
 mod openapi;
+mod request;
 mod usage;
 mod webhooks;
 

@@ -150,10 +150,7 @@ pub(crate) async fn set_gauges(
             code: refusal.code(),
             message: refusal.message(),
         })?;
-    let request_id = headers
-        .get(super::billing::REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let request_id = super::request::request_id(&headers);
     let by = crate::db::audit::Entry {
         actor: &caller.actor,
         role: Some(caller.role.as_str()),

@@ -158,9 +158,23 @@ async fn every_route_served_is_in_the_document_and_every_documented_route_is_ser
     }
     // Routes are only registered through `routes!`, which documents them: a plain axum route
     // would be served without a document.
-    let http = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http");
-    for entry in std::fs::read_dir(http).unwrap() {
-        let path = entry.unwrap().path();
+    let mut folders = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/http"
+    ))];
+    let mut files = Vec::new();
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.iter().any(|f| f.ends_with("billing/mod.rs")));
+    for path in files {
         let source = std::fs::read_to_string(&path).unwrap();
         let code = source
             .lines()

@@ -1,0 +1,40 @@
+//! What every `/v1` call carries besides its route: the request's id, made here when the
+//! caller sends none and echoed in the answer and the audit row, and its JSON body.
+
+use super::ApiError;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The header of a request's id, taken from the caller or made here, and echoed.
+pub(crate) const REQUEST_ID: &str = "x-request-id";
+
+/// The request's id: the caller's `X-Request-Id` when it is usable, else a new one.
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 200)
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+}
+
+/// A JSON body as `T`, refused when one of its strings holds U+0000 (see [`crate::text`]).
+pub(crate) fn json_body<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    if !crate::text::storable_json(&value) {
+        return Err(ApiError::InvalidRequest(
+            "the body holds U+0000 in a string, which no value may contain".to_owned(),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))
+}
+
+/// The answer with the request's id in its `X-Request-Id` header.
+pub(crate) fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
