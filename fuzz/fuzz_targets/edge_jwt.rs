@@ -16,8 +16,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use p256::ecdsa::{Signature, SigningKey, signature::Signer};
 use tollgate_edge::config::JwtConfig;
-use tollgate_edge::identity::jwks::KeySet;
-use tollgate_edge::identity::jwt::{Algorithm, LEEWAY_SECONDS, UnverifiedJwt, looks_like_jwt};
+use tollgate_edge::identity::jwks::{Algorithm, KeySet};
+use tollgate_edge::identity::jwt::{LEEWAY_SECONDS, UnverifiedJwt, looks_like_jwt};
 
 const KID: &str = "fuzz";
 
