@@ -27,6 +27,7 @@ pub(crate) use orders::{OrderPage, OrdersQuery};
 pub(crate) use subscriptions::Proration;
 
 use crate::clock::Clock;
+use crate::db;
 use crate::polar_client::PolarClient;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -50,6 +51,30 @@ pub(crate) struct Done {
     pub(crate) after: Option<Value>,
     /// The reason given (refunds).
     pub(crate) reason: Option<String>,
+}
+
+impl Done {
+    /// The audit row of what was done, by `actor` in `role`, for the request `request_id`.
+    pub(crate) fn audit_entry<'a>(
+        &'a self,
+        actor: &'a str,
+        role: &'a str,
+        request_id: &'a str,
+        details: Value,
+    ) -> db::audit::Entry<'a> {
+        db::audit::Entry {
+            actor,
+            role: Some(role),
+            action: self.action,
+            subject: &self.subject,
+            customer: self.customer.as_deref(),
+            before: self.before.as_ref(),
+            after: self.after.as_ref(),
+            reason: self.reason.as_deref(),
+            request_id: Some(request_id),
+            details,
+        }
+    }
 }
 
 /// The billing operations, over one database, catalog and Polar.

@@ -167,23 +167,13 @@ async fn billing(connection: &Connection) -> anyhow::Result<Billing> {
 async fn audit(billing: &Billing, done: &Done) -> anyhow::Result<()> {
     let mut conn = billing.pool.acquire().await?;
     let request_id = uuid::Uuid::now_v7().to_string();
-    db::audit::record_entry(
-        &mut conn,
-        &db::audit::Entry {
-            actor: CLI_ACTOR,
-            role: Some("admin"),
-            action: done.action,
-            subject: &done.subject,
-            customer: done.customer.as_deref(),
-            before: done.before.as_ref(),
-            after: done.after.as_ref(),
-            reason: done.reason.as_deref(),
-            request_id: Some(&request_id),
-            details: json!({ "status": done.status }),
-        },
-        billing.clock.now(),
-    )
-    .await?;
+    let entry = done.audit_entry(
+        CLI_ACTOR,
+        "admin",
+        &request_id,
+        json!({ "status": done.status }),
+    );
+    db::audit::record_entry(&mut conn, &entry, billing.clock.now()).await?;
     Ok(())
 }
 

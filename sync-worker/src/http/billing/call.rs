@@ -225,23 +225,10 @@ where
             if let Some(key) = &call.key {
                 idempotency::complete(&mut tx, actor, key, done.status, &done.body).await?;
             }
-            db::audit::record_entry(
-                &mut tx,
-                &db::audit::Entry {
-                    actor,
-                    role: Some(call.caller.role.as_str()),
-                    action: done.action,
-                    subject: &done.subject,
-                    customer: done.customer.as_deref(),
-                    before: done.before.as_ref(),
-                    after: done.after.as_ref(),
-                    reason: done.reason.as_deref(),
-                    request_id: Some(&call.request_id),
-                    details: json!({ "status": done.status, "idempotency_key": call.key }),
-                },
-                now,
-            )
-            .await?;
+            let details = json!({ "status": done.status, "idempotency_key": call.key });
+            let entry =
+                done.audit_entry(actor, call.caller.role.as_str(), &call.request_id, details);
+            db::audit::record_entry(&mut tx, &entry, now).await?;
             tx.commit().await?;
             Ok(answer(done.status, done.body))
         }
