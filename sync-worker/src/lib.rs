@@ -28,6 +28,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+mod digest;
 mod error;
 mod events;
 #[cfg(feature = "fuzzing")]

@@ -112,14 +112,9 @@ impl WebhookSecret {
             .filter_map(|b64| STANDARD.decode(b64).ok())
             .collect();
         for key in &self.keys {
-            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.expose_secret()) else {
+            let Some(mac) = mac(key.expose_secret(), headers.id, headers.timestamp, body) else {
                 continue;
             };
-            mac.update(headers.id.as_bytes());
-            mac.update(b".");
-            mac.update(headers.timestamp.as_bytes());
-            mac.update(b".");
-            mac.update(body);
             if signatures
                 .iter()
                 .any(|signature| mac.clone().verify_slice(signature).is_ok())
@@ -131,20 +126,29 @@ impl WebhookSecret {
     }
 }
 
+/// The HMAC-SHA256 of `id.timestamp.body` under `key`, as Standard Webhooks signs a delivery.
+fn mac(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Option<Hmac<Sha256>> {
+    // HMAC takes keys of any length: `None` does not happen.
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    Some(mac)
+}
+
+/// `v1,<base64 signature>` of a delivery under `key`: the `webhook-signature` header's value.
+pub(crate) fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    mac(key, id, &timestamp.to_string(), body).map_or_else(String::new, |mac| {
+        format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+    })
+}
+
 /// Signs like Polar does with a legacy-scheme secret: the key is the secret's own bytes.
 /// Used by tests, the benchmark and local tooling to produce deliveries Polar would send.
 pub fn sign_legacy(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        // HMAC takes keys of any length; this arm is unreachable.
-        Err(_) => return String::new(),
-    };
-    mac.update(id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+    sign(secret.as_bytes(), id, timestamp, body)
 }
 
 #[cfg(test)]

@@ -91,12 +91,7 @@ impl Caller {
 
 /// Lowercase hex SHA-256 of `token`, the only form in which tokens are stored.
 pub fn digest(token: &str) -> String {
-    let hash = Sha256::digest(token.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in hash {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    hex
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// A new random token.

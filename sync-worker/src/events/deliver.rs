@@ -4,11 +4,10 @@
 //! base64-decoded part of the `whsec_` secret — what the Standard Webhooks libraries verify.
 
 use crate::db::app_events;
+use crate::signature::sign;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
-use sha2::Sha256;
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -86,20 +85,6 @@ impl EventSink {
             Err(format!("the app answered {}", response.status()))
         }
     }
-}
-
-/// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` under `key`.
-pub(crate) fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
-        // HMAC takes keys of any length; this arm is unreachable.
-        return String::new();
-    };
-    mac.update(id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
 }
 
 /// What one delivery pass did.

@@ -30,7 +30,6 @@ pub(crate) mod detect;
 use crate::db::app_events::{self, NewRow};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 use sqlx::PgConnection;
 
 /// How long before a cancelled subscription's end `subscription.ending` is sent.
@@ -87,19 +86,7 @@ pub(crate) async fn record(
 
 /// The stable id of the event (`kind`, `subject`, `period`).
 pub(crate) fn event_id(kind: &str, subject: &str, period: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(kind)
-        .chain_update([0])
-        .chain_update(subject)
-        .chain_update([0])
-        .chain_update(period)
-        .finalize();
-    let hex: String = digest
-        .iter()
-        .take(16)
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("evt_{hex}")
+    crate::digest::short_id("evt_", &[kind, subject, period])
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
 use super::UsageError;
@@ -45,17 +44,7 @@ pub(crate) struct Overage {
 /// Polar's idempotency key for the billed units of (customer, event id): event ids are unique
 /// per customer, Polar's keys per organization, so the key hashes both.
 pub(crate) fn external_id(customer: &str, event_id: &str) -> String {
-    let mut hash = Sha256::new();
-    hash.update(customer.as_bytes());
-    hash.update([0]);
-    hash.update(event_id.as_bytes());
-    let digest = hash.finalize();
-    let hex: String = digest
-        .iter()
-        .take(16)
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("tollgate_{hex}")
+    crate::digest::short_id("tollgate_", &[customer, event_id])
 }
 
 /// The event's metadata for Polar: `units` (what a meter sums), the event id, and the app's
