@@ -63,7 +63,9 @@ impl std::fmt::Debug for AppState {
 /// [`openapi`]): a route is added to one of the areas' routers with `routes!(handler)`.
 pub(crate) fn router(state: AppState) -> Router {
     let (router, document) = api(state.clone()).split_for_parts();
-    let document = openapi::Document(Arc::new(openapi::finish(document).to_string()));
+    let document = openapi::Document(axum::body::Bytes::from(
+        openapi::finish(document).to_string(),
+    ));
     router
         .fallback(guard::not_found)
         .method_not_allowed_fallback(guard::method_not_allowed)

@@ -17,12 +17,12 @@
 //! table of them.
 
 use axum::Extension;
+use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use utoipa::ToSchema;
 use utoipa::openapi::OpenApi;
 
@@ -244,7 +244,7 @@ const BEARER_CODES: &[&str] = &["unauthorized", "rate_limited"];
 
 /// The document as served: `finish`ed once when the router is built.
 #[derive(Debug, Clone)]
-pub(crate) struct Document(pub(crate) Arc<String>);
+pub(crate) struct Document(pub(crate) Bytes);
 
 /// `GET /openapi.json`: this document.
 #[utoipa::path(
@@ -254,11 +254,8 @@ pub(crate) struct Document(pub(crate) Arc<String>);
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object))
 )]
 pub(crate) async fn serve(Extension(Document(document)): Extension<Document>) -> Response {
-    (
-        [(CONTENT_TYPE, "application/json")],
-        document.as_str().to_owned(),
-    )
-        .into_response()
+    // Bytes are shared: every answer is the one document built at start-up, not a copy.
+    ([(CONTENT_TYPE, "application/json")], document).into_response()
 }
 
 /// The document with the roles, the security scheme and the error responses written out.

@@ -2,6 +2,8 @@
 //! caller sends none and echoed in the answer and the audit row, and its JSON body.
 
 use super::ApiError;
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde::de::DeserializeOwned;
@@ -29,6 +31,21 @@ pub(crate) fn json_body<T: DeserializeOwned>(value: Value) -> Result<T, ApiError
     }
     serde_json::from_value(value)
         .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))
+}
+
+/// A JSON body as `T` from its bytes, refused like [`json_body`] when it does not parse.
+pub(crate) fn json_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))?;
+    json_body(value)
+}
+
+/// A query string as `T`, refused as `invalid_request` with axum's reason when it does not
+/// parse.
+pub(crate) fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    params
+        .map(|Query(params)| params)
+        .map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))
 }
 
 /// The answer with the request's id in its `X-Request-Id` header.

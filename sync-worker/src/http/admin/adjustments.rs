@@ -1,8 +1,9 @@
 //! Usage adjustments: a metered feature's count moved by hand, with a reason.
 
-use super::{By, answer, api, body};
+use super::{By, answer, api};
 use crate::admin::adjustments::{self, AdjustmentRequest};
 use crate::http::auth::min;
+use crate::http::request::json_bytes;
 use crate::http::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -33,7 +34,7 @@ async fn adjust(
     By(by, _): By<min::Support>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: AdjustmentRequest = body(&bytes)?;
+    let request: AdjustmentRequest = json_bytes(&bytes)?;
     let adjusted = adjustments::create(
         &state.pool,
         &state.catalog,

@@ -1,8 +1,9 @@
 //! Edge API keys: listed, made (the key shown once) and revoked.
 
-use super::{By, CustomerParams, answer, api, body, query};
+use super::{By, CustomerParams, answer, api};
 use crate::admin::{AdminError, api_keys};
 use crate::http::auth::{Authorized, min};
+use crate::http::request::{json_bytes, query};
 use crate::http::{ApiError, AppState};
 use axum::Json;
 use axum::body::Bytes;
@@ -72,7 +73,7 @@ async fn create_key(
     By(by, _): By<min::Admin>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: KeyBody = body(&bytes)?;
+    let request: KeyBody = json_bytes(&bytes)?;
     let (row, key) = api_keys::create(
         &state.pool,
         &by,

@@ -1,8 +1,9 @@
 //! The audit log, newest first.
 
-use super::{api, query};
+use super::api;
 use crate::db;
 use crate::http::auth::{Authorized, min};
+use crate::http::request::query;
 use crate::http::{ApiError, AppState};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;

@@ -1,8 +1,9 @@
 //! Finding a customer and reading about them: the search, the support view, failed payments.
 
-use super::{api, query};
+use super::api;
 use crate::admin::{failed_payments, support_view};
 use crate::http::auth::{Authorized, min};
+use crate::http::request::query;
 use crate::http::{ApiError, AppState};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;

@@ -1,9 +1,10 @@
 //! CSV exports, streamed as they are read.
 
-use super::{api, query};
+use super::api;
 use crate::admin::AdminError;
 use crate::admin::exports::{self, Export, Range};
 use crate::http::auth::{Authorized, min};
+use crate::http::request::query;
 use crate::http::{ApiError, AppState};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;

@@ -1,9 +1,10 @@
 //! Grants: a feature's amount given to a customer on top of their plan, listed, made and ended.
 
-use super::{By, CustomerParams, answer, api, body, query};
+use super::{By, CustomerParams, answer, api};
 use crate::admin::AdminError;
 use crate::admin::grants::{self, GrantRequest};
 use crate::http::auth::{Authorized, min};
+use crate::http::request::{json_bytes, query};
 use crate::http::{ApiError, AppState};
 use axum::Json;
 use axum::body::Bytes;
@@ -65,7 +66,7 @@ async fn create_grant(
     By(by, _): By<min::Support>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: GrantRequest = body(&bytes)?;
+    let request: GrantRequest = json_bytes(&bytes)?;
     let grant = grants::create(
         &state.pool,
         &state.catalog,

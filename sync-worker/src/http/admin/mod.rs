@@ -16,18 +16,16 @@ mod grants;
 mod webhooks;
 
 use super::auth::{Authorized, MinRole};
-use super::request::{json_body, request_id, with_request_id};
+use super::request::{request_id, with_request_id};
 use super::{ApiError, AppState};
 use crate::admin::{Actor, AdminError};
 use crate::auth::Caller;
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Query};
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::marker::PhantomData;
 use utoipa::IntoParams;
@@ -93,18 +91,6 @@ fn answer(status: StatusCode, body: Value, by: &Actor) -> Response {
         Some(id) => with_request_id(response, id),
         None => response,
     }
-}
-
-fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))?;
-    json_body(value)
-}
-
-fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    params
-        .map(|Query(params)| params)
-        .map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,9 +1,10 @@
 //! Stored Polar webhook deliveries: listed, and one applied again.
 
-use super::{By, answer, api, query};
+use super::{By, answer, api};
 use crate::admin::AdminError;
 use crate::db;
 use crate::http::auth::{Authorized, min};
+use crate::http::request::query;
 use crate::http::{ApiError, AppState};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;

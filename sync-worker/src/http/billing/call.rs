@@ -4,7 +4,7 @@
 //! transaction, or releases the key and audits the refusal.
 
 use super::super::auth::{Authorized, MinRole};
-use super::super::request::{json_body, request_id, with_request_id};
+use super::super::request::{json_bytes, request_id, with_request_id};
 use super::super::{ApiError, AppState};
 use crate::auth::Caller;
 use crate::billing::{BillingError, Done};
@@ -98,9 +98,7 @@ pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     } else {
         body
     };
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|error| ApiError::InvalidRequest(format!("the body does not parse: {error}")))?;
-    json_body(value)
+    json_bytes(body)
 }
 
 /// The answer to a refused operation: `{code, message}`, with `Retry-After` on a 503.

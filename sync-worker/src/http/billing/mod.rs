@@ -17,6 +17,7 @@ use self::answers::{
 };
 use self::call::{BODY_LIMIT, Mutation, mutate, parse};
 use super::auth::{forbidden, min};
+use super::request::query;
 use super::{ApiError, AppState};
 use crate::auth::Role;
 use crate::billing::{OrderPage, OrdersQuery, Proration};
@@ -356,9 +357,9 @@ async fn orders(
     Path(customer): Path<String>,
     params: Result<Query<OrdersParams>, QueryRejection>,
 ) -> Response {
-    let Query(params) = match params {
+    let params = match query(params) {
         Ok(params) => params,
-        Err(rejection) => return ApiError::InvalidRequest(rejection.body_text()).into_response(),
+        Err(error) => return error.into_response(),
     };
     let query = OrdersQuery {
         cursor: params.cursor,
