@@ -92,6 +92,18 @@ async fn answer_for(
     config: &Config,
 ) -> Answer {
     let availability = load(customer, env, ctx, config).await;
+    decide_loaded(customer, feature, amount, now, availability, config)
+}
+
+/// Decides from the snapshot `load` left in the isolate's cache, as `availability` says it is.
+fn decide_loaded(
+    customer: &str,
+    feature: &str,
+    amount: u64,
+    now: Timestamp,
+    availability: Availability,
+    config: &Config,
+) -> Answer {
     let decide = || {
         with_entry(customer, |e| {
             gate::decide(&e.compiled, &e.usage, feature, amount, now)
@@ -109,16 +121,9 @@ async fn answer_for(
     }
 }
 
-/// The snapshot revision held for `customer` when `feature` is exact in it: such requests are
-/// decided by the customer's leases object (`leases`), not here.
-async fn exact_revision(
-    customer: &str,
-    feature: &str,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
-) -> Option<u64> {
-    load(customer, env, ctx, config).await;
+/// The revision of the cached snapshot of `customer` when `feature` is exact in it: such
+/// requests are decided by the customer's leases object (`leases`), not here.
+fn exact_revision(customer: &str, feature: &str) -> Option<u64> {
     with_entry(customer, |e| {
         e.compiled.lease(feature).map(|_| e.compiled.revision())
     })
@@ -233,7 +238,9 @@ async fn gated(
     let customer = identify(req, env, config).await?;
     let now_ms = isolate::now_ms();
     let (feature, amount) = (rule.feature.as_str(), rule.amount);
-    let answer = match exact_revision(&customer, feature, env, ctx, config).await {
+    // One load serves both questions: is the feature exact, and else what the snapshot says.
+    let availability = load(&customer, env, ctx, config).await;
+    let answer = match exact_revision(&customer, feature) {
         Some(revision) => {
             let spend = leases::Spend {
                 customer: customer.clone(),
@@ -245,7 +252,7 @@ async fn gated(
         }
         None => {
             let now = Timestamp::from_millis(now_ms);
-            answer_for(&customer, feature, amount, now, env, ctx, config).await
+            decide_loaded(&customer, feature, amount, now, availability, config)
         }
     };
     if !answer.allowed {

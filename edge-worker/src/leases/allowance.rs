@@ -64,12 +64,12 @@ impl Allowance {
     /// usable time, stop being spent and are queued for settlement.
     pub fn roll(&mut self, period_end: Option<Timestamp>, now_ms: i64) {
         if self.period_end != Some(period_end) {
-            self.retire(|_| true);
+            self.retire_all();
             self.period_end = Some(period_end);
             self.exhausted_at_ms = None;
             self.period_spent = 0;
         }
-        self.retire(|lease| lease.usable_until_ms <= now_ms);
+        self.retire_unusable(now_ms);
     }
 
     /// Units left in the held leases.
@@ -89,13 +89,16 @@ impl Allowance {
             lease.spent += take;
             owed -= take;
         }
-        self.period_spent = self.period_spent.saturating_add(amount);
-        self.last_used_ms = now_ms;
+        self.record_spent(amount, now_ms);
         true
     }
 
     /// Units allowed without a lease (the sync worker could not be reached).
     pub fn spend_offline(&mut self, amount: u64, now_ms: i64) {
+        self.record_spent(amount, now_ms);
+    }
+
+    fn record_spent(&mut self, amount: u64, now_ms: i64) {
         self.period_spent = self.period_spent.saturating_add(amount);
         self.last_used_ms = now_ms;
     }
@@ -148,8 +151,13 @@ impl Allowance {
         if self.idle(now_ms, idle_ms) || self.period_ended(now_ms) {
             self.retire_all();
         } else {
-            self.retire(|lease| lease.usable_until_ms <= now_ms);
+            self.retire_unusable(now_ms);
         }
+    }
+
+    /// Queues for settlement the leases past their usable time.
+    fn retire_unusable(&mut self, now_ms: i64) {
+        self.retire(|lease| lease.usable_until_ms <= now_ms);
     }
 
     /// Whether nothing was spent for `idle_ms`.

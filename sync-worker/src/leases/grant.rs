@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{LeaseError, Refusal, refused, settle};
 use crate::account;
 use crate::db::{self, leases::Lease};
-use crate::usage::counts;
+use crate::usage::counts::{self, to_unit};
 use crate::usage::levels::Judge;
 
 /// A lease request.
@@ -67,7 +67,7 @@ pub(crate) async fn grant(
     let counted = db::usage_counters::lock(&mut tx, customer, feature, period, now).await?;
     let open = db::leases::open_units(&mut tx, customer, feature, period.start).await?;
     let judges = Judge::new(catalog, &account, at)?;
-    let judge = judges.feature(feature, units(counted.saturating_add(open)));
+    let judge = judges.feature(feature, to_unit(counted.saturating_add(open)));
     let level = judge.decide(0);
     let granted = match (level.allowed, level.remaining) {
         (false, _) => 0,
@@ -121,9 +121,4 @@ fn not_exact(feature: &str) -> LeaseError {
         Refusal::NotExact,
         format!("feature `{feature}` is not exact: only features with `exact = true` are leased"),
     )
-}
-
-/// A stored count as the engine reads it; counts are never negative.
-fn units(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or_default()
 }

@@ -22,7 +22,7 @@ use sqlx::PgPool;
 use tollgate_gate::{Catalog, FeatureType, Timestamp, metered_periods};
 
 use super::UsageError;
-use super::counts::{self, Period};
+use super::counts::{self, Period, to_unit};
 use super::levels::{FeatureJudge, Judge, Level};
 use super::overage::{self, Overage};
 use crate::account;
@@ -100,7 +100,7 @@ pub(crate) async fn consume(
                 .await?;
         used = used.saturating_add(leased);
     }
-    let judge = judges.feature(&request.feature, u64::try_from(used).unwrap_or(0));
+    let judge = judges.feature(&request.feature, to_unit(used));
     let decision = judge.decide(request.amount);
     if !decision.allowed || request.amount == 0 {
         let answer = answer(&judge, request.amount, false)?;

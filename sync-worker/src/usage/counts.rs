@@ -83,6 +83,6 @@ pub(crate) async fn gauges(
 }
 
 /// A stored count as the engine reads it; counts are never negative.
-fn to_unit(n: i64) -> u64 {
+pub(crate) fn to_unit(n: i64) -> u64 {
     u64::try_from(n).unwrap_or_default()
 }
