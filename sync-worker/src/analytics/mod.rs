@@ -18,6 +18,9 @@ pub(crate) enum AnalyticsError {
     /// The question itself is wrong: 400 with this code, and nothing was read.
     #[error("{message}")]
     Refused { code: &'static str, message: String },
+    /// The question names a feature the catalog does not have: 422 `unknown_feature`.
+    #[error("the catalog has no feature `{0}`")]
+    UnknownFeature(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

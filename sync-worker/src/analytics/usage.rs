@@ -82,10 +82,7 @@ pub(crate) async fn report(
     now: DateTime<Utc>,
 ) -> Result<UsageReport, AnalyticsError> {
     let Some(kind) = catalog.feature(feature).map(|f| f.kind) else {
-        return Err(AnalyticsError::Refused {
-            code: "unknown_feature",
-            message: format!("the catalog has no feature `{feature}`"),
-        });
+        return Err(AnalyticsError::UnknownFeature(feature.to_owned()));
     };
     let (from, to) = (range.start(), range.end());
     let rows = db::usage_events::per_interval(conn, feature, from, to, range.step.sql()).await?;

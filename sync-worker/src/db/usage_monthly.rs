@@ -44,21 +44,13 @@ pub(crate) async fn of_month(
     pool: &PgPool,
     month: NaiveDate,
 ) -> Result<Option<Vec<Total>>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let stored: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM usage_monthly WHERE month = $1)")
-            .bind(month)
-            .fetch_one(&mut *conn)
-            .await?;
-    if !stored {
-        return Ok(None);
-    }
-    sqlx::query_as(
+    // `replace` stores no month without rows, so a month without rows is one never stored.
+    let rows: Vec<Total> = sqlx::query_as(
         "SELECT customer, feature, events, units, overage_units FROM usage_monthly
          WHERE month = $1 ORDER BY customer, feature",
     )
     .bind(month)
-    .fetch_all(&mut *conn)
-    .await
-    .map(Some)
+    .fetch_all(pool)
+    .await?;
+    Ok((!rows.is_empty()).then_some(rows))
 }

@@ -23,13 +23,14 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 fn api(error: AnalyticsError) -> ApiError {
     match error {
         AnalyticsError::Refused { code, message } => ApiError::Refused {
-            status: if code == "unknown_feature" {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::BAD_REQUEST
-            },
+            status: StatusCode::BAD_REQUEST,
             code,
             message,
+        },
+        error @ AnalyticsError::UnknownFeature(_) => ApiError::Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "unknown_feature",
+            message: error.to_string(),
         },
         AnalyticsError::Database(error) => ApiError::from(error),
     }
