@@ -4,6 +4,7 @@
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
+use std::borrow::Cow;
 use std::time::Instant;
 
 /// The route of requests no route matched.
@@ -11,8 +12,11 @@ const UNMATCHED: &str = "unmatched";
 
 /// axum's `/v1/customers/{c}/plan` as `/v1/customers/:c/plan`: braces inside label values are
 /// valid Prometheus text, but trip common parsers and query tools.
-fn label(route: &str) -> String {
-    route
+fn label(route: &str) -> Cow<'_, str> {
+    if !route.contains('{') {
+        return Cow::Borrowed(route);
+    }
+    let labelled = route
         .split('/')
         .map(
             |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
@@ -21,17 +25,19 @@ fn label(route: &str) -> String {
             },
         )
         .collect::<Vec<_>>()
-        .join("/")
+        .join("/");
+    Cow::Owned(labelled)
 }
 
 pub(crate) async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| UNMATCHED.to_owned(), |path| label(path.as_str()));
+    // A matched path is shared, not copied: labelling waits until the answer is known.
+    let matched = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let response = next.run(request).await;
+    let route = matched
+        .as_ref()
+        .map_or(Cow::Borrowed(UNMATCHED), |path| label(path.as_str()));
     crate::metrics::http_request(
         method.as_str(),
         &route,

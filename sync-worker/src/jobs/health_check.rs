@@ -11,9 +11,6 @@ pub const NAME: &str = "health_check";
 pub async fn run_once(deps: &Deps, now: DateTime<Utc>) -> anyhow::Result<Finished> {
     let report = health::check(&deps.pool, deps.polar.as_ref(), now).await;
     health::record(&deps.pool, &report, now).await?;
-    if let Err(error) = crate::metrics::server::sample(&deps.pool).await {
-        tracing::debug!(error = %error, "sampling queue depths failed");
-    }
     Ok(Finished::Succeeded(json!({
         "checks": report.checks.len(),
         "problems": report.problems().count(),

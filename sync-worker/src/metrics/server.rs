@@ -48,7 +48,7 @@ pub(crate) async fn sample_forever(pool: PgPool, handle: PrometheusHandle) {
 }
 
 /// Sets the inbox and outbox depth gauges from the database.
-pub(crate) async fn sample(pool: &PgPool) -> Result<(), sqlx::Error> {
+async fn sample(pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let (_, pending) = db::webhook_events::pending_backlog(&mut conn).await?;
     super::inbox_depth(pending);
