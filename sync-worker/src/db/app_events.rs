@@ -99,8 +99,7 @@ pub(crate) async fn mark_failed(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE app_events SET attempts = attempts + 1, last_error = $2,
-             next_attempt_at = now() + least(interval '1 hour',
-                                              interval '1 second' * power(2, least(attempts, 12)))
+             next_attempt_at = now() + retry_delay(attempts, interval '1 second', interval '1 hour')
          WHERE id = $1",
     )
     .bind(id)

@@ -114,8 +114,7 @@ pub(crate) async fn mark_failed(
     sqlx::query(
         "UPDATE overage_outbox
          SET attempts = attempts + 1, last_error = $2,
-             next_attempt_at = $3 + LEAST(interval '1 hour',
-                                          interval '10 seconds' * power(2, LEAST(attempts, 12)))
+             next_attempt_at = $3 + retry_delay(attempts, interval '10 seconds', interval '1 hour')
          WHERE id = ANY($1)",
     )
     .bind(ids)

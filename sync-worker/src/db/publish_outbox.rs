@@ -79,8 +79,7 @@ pub(crate) async fn mark_failed(
 ) -> Result<(), sqlx::Error> {
     let sql = format!(
         "UPDATE {} SET attempts = attempts + 1, last_error = $2,
-             next_attempt_at = now() + least(interval '5 minutes',
-                                              interval '1 second' * power(2, least(attempts, 12)))
+             next_attempt_at = now() + retry_delay(attempts, interval '1 second', interval '5 minutes')
          WHERE id = ANY($1)",
         outbox.table()
     );

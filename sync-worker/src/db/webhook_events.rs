@@ -233,8 +233,7 @@ pub(crate) async fn mark_failed(
     sqlx::query(
         "UPDATE webhook_events
          SET status = 'failed', attempts = attempts + 1, last_error = $2,
-             next_attempt_at = now() + LEAST(interval '1 hour',
-                                             interval '5 seconds' * power(2, LEAST(attempts, 12)))
+             next_attempt_at = now() + retry_delay(attempts, interval '5 seconds', interval '1 hour')
          WHERE id = $1",
     )
     .bind(id)
