@@ -40,6 +40,7 @@ pub mod idempotency;
 pub mod jobs;
 mod leases;
 mod metrics;
+mod pace;
 pub mod polar;
 pub mod polar_client;
 pub mod publish;

@@ -121,14 +121,13 @@ pub(crate) async fn run_once(pool: &PgPool, sink: &EventSink) -> Result<Pass, sq
 
 /// Runs [`run_once`] every [`INTERVAL`] until the task is dropped.
 pub(crate) async fn run_forever(pool: PgPool, sink: EventSink) {
-    let mut ticker = tokio::time::interval(INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        if let Err(error) = run_once(&pool, &sink).await {
+    let (pool, sink) = (&pool, &sink);
+    crate::pace::every(INTERVAL, move || async move {
+        if let Err(error) = run_once(pool, sink).await {
             tracing::warn!(error = %error, "an event delivery pass failed");
         }
-    }
+    })
+    .await
 }
 
 #[cfg(test)]

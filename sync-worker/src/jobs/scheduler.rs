@@ -208,20 +208,19 @@ impl Scheduler {
     /// Polls every [`POLL`] until the task is dropped, each job in its own task so that a long
     /// reconcile does not hold up the health check.
     pub(crate) async fn run_forever(self: Arc<Self>) {
-        let mut ticker = tokio::time::interval(POLL);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let now = self.deps.clock.now();
-            for index in 0..self.jobs.len() {
-                let scheduler = Arc::clone(&self);
+        let this = &self;
+        crate::pace::every(POLL, move || async move {
+            let now = this.deps.clock.now();
+            for index in 0..this.jobs.len() {
+                let scheduler = Arc::clone(this);
                 tokio::spawn(async move {
                     if let Some(job) = scheduler.jobs.get(index) {
                         scheduler.run_if_due(job, now).await;
                     }
                 });
             }
-        }
+        })
+        .await
     }
 
     /// Claims `job`'s tick at `now` and runs it, unless another replica claimed it or this

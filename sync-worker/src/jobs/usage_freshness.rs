@@ -20,14 +20,13 @@ const EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Runs [`run_once`] every second at the clock's time until the task is aborted; a failed run
 /// is logged and the next one tries again.
 pub(crate) async fn run_forever(deps: Deps, clock: crate::clock::Clock) {
-    let mut ticks = tokio::time::interval(EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match run_once(&deps, clock.now()).await {
+    let (deps, clock) = (&deps, &clock);
+    crate::pace::every(EVERY, move || async move {
+        match run_once(deps, clock.now()).await {
             Ok(0) => {}
             Ok(rebuilt) => tracing::debug!(rebuilt, "held-back usage snapshots rebuilt"),
             Err(error) => tracing::warn!(error = %error, "usage freshness failed"),
         }
-    }
+    })
+    .await
 }

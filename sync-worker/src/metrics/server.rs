@@ -36,15 +36,14 @@ async fn render(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
 
 /// Samples the depth gauges every [`SAMPLE_EVERY`] until the task is dropped.
 pub(crate) async fn sample_forever(pool: PgPool, handle: PrometheusHandle) {
-    let mut ticker = tokio::time::interval(SAMPLE_EVERY);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        if let Err(error) = sample(&pool).await {
+    let (pool, handle) = (&pool, &handle);
+    crate::pace::every(SAMPLE_EVERY, move || async move {
+        if let Err(error) = sample(pool).await {
             tracing::debug!(error = %error, "sampling queue depths failed");
         }
         handle.run_upkeep();
-    }
+    })
+    .await
 }
 
 /// Sets the inbox and outbox depth gauges from the database.

@@ -158,11 +158,9 @@ pub async fn run_once(pool: &PgPool, sink: &Sink) -> Result<Pass, sqlx::Error> {
 
 /// Runs [`run_once`] every [`INTERVAL`] until the task is dropped.
 pub(crate) async fn run_forever(pool: PgPool, sink: Sink) {
-    let mut ticker = tokio::time::interval(INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        match run_once(&pool, &sink).await {
+    let (pool, sink) = (&pool, &sink);
+    crate::pace::every(INTERVAL, move || async move {
+        match run_once(pool, sink).await {
             Ok(pass) if pass.written > 0 => {
                 tracing::info!(
                     written = pass.written,
@@ -173,7 +171,8 @@ pub(crate) async fn run_forever(pool: PgPool, sink: Sink) {
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %error, "publishing pass failed"),
         }
-    }
+    })
+    .await
 }
 
 /// The latest claimed write of each key (rows come in id order: the last one wins).

@@ -36,12 +36,11 @@ pub async fn run_once(
 
 /// Runs [`run_once`] every [`INTERVAL`] until the task is dropped.
 pub(crate) async fn run_forever(pool: PgPool, catalog: std::sync::Arc<Catalog>, clock: Clock) {
-    let mut ticker = tokio::time::interval(INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        if let Err(error) = run_once(&pool, &catalog, &clock).await {
+    let (pool, catalog, clock) = (&pool, &catalog, &clock);
+    crate::pace::every(INTERVAL, move || async move {
+        if let Err(error) = run_once(pool, catalog, clock).await {
             tracing::warn!(error = %error_chain(&error), "webhook retry pass failed");
         }
-    }
+    })
+    .await
 }
