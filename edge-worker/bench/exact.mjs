@@ -11,6 +11,7 @@
 
 import { edgeDir, enrol, serve, startWorker } from "../test/harness.mjs";
 import { startSyncWorker } from "../test/sync-worker.mjs";
+import { measure, ms, quantile, warmUp } from "./interleave.mjs";
 
 const WARMUP = Number(process.env.WARMUP ?? 300);
 const ROUNDS = Number(process.env.ROUNDS ?? 3000);
@@ -59,25 +60,11 @@ const kinds = {
   "gated, exact (Durable Object + lease)": () => worker.fetch("/api/exact/x", auth),
 };
 
-async function timed(run) {
-  const start = process.hrtime.bigint();
-  const res = await run();
-  await res.arrayBuffer();
-  const ns = Number(process.hrtime.bigint() - start);
-  if (res.status !== 200) throw new Error(`status ${res.status}`);
-  return ns;
-}
-
-const samples = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
-for (let i = 0; i < WARMUP; i++) for (const run of Object.values(kinds)) await timed(run);
+await warmUp(kinds, WARMUP);
 const before = { ...calls };
-for (let i = 0; i < ROUNDS; i++) {
-  for (const [name, run] of Object.entries(kinds)) samples[name].push(await timed(run));
-}
+const samples = await measure(kinds, ROUNDS);
 const during = { grants: calls.grants - before.grants, settles: calls.settles - before.settles };
 
-const ms = (ns) => (ns / 1e6).toFixed(3);
-const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const [plain, exact] = Object.values(samples);
 console.log(`${ROUNDS} rounds after ${WARMUP} warm-up; lease ${LEASE} units (build ${edgeDir})`);
 console.log("| request | median | p99 |");

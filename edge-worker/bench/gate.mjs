@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
 import { edgeDir, enrol, serve, serveUsage, startWorker } from "../test/harness.mjs";
+import { measure, ms, quantile, warmUp } from "./interleave.mjs";
 
 const WARMUP = Number(process.env.WARMUP ?? 500);
 const ROUNDS = Number(process.env.ROUNDS ?? 5000);
@@ -44,26 +45,9 @@ const kinds = {
   "gated (metered, + queue event)": () => worker.fetch("/api/v1/items", auth),
 };
 
-async function timed(run) {
-  const start = process.hrtime.bigint();
-  const res = await run();
-  await res.arrayBuffer();
-  const ns = Number(process.hrtime.bigint() - start);
-  if (res.status !== 200) throw new Error(`status ${res.status}`);
-  return ns;
-}
+await warmUp(kinds, WARMUP);
+const samples = await measure(kinds, ROUNDS);
 
-const samples = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
-for (let i = 0; i < WARMUP; i++) for (const run of Object.values(kinds)) await timed(run);
-for (let i = 0; i < ROUNDS; i++) {
-  for (const [name, run] of Object.entries(kinds)) samples[name].push(await timed(run));
-}
-
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-};
-const ms = (ns) => (ns / 1e6).toFixed(3);
 const base = quantile(samples["pass-through"], 0.5);
 // Paired: each gated request against the pass-through request of the same round, so that a
 // slow stretch of the (shared) machine weighs on both sides.
