@@ -7,12 +7,11 @@
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import { Webhook } from "standardwebhooks";
 
-import { POSTGRES, binary, eventually, freePort, psql, repoDir, start, stopAll } from "./processes.mjs";
+import { psql, startServe, startSimulator, stopAll } from "./processes.mjs";
 
 const SIM_TOKEN = "polar_oat_simulator";
 const API_TOKEN = randomBytes(24).toString("hex");
@@ -25,24 +24,14 @@ let syncUrl;
 
 before(async () => {
   psql("postgres", `CREATE DATABASE ${database}`);
-  simUrl = `http://127.0.0.1:${await freePort()}`;
-  start(binary("polar-sim"), ["serve", "--listen", simUrl.slice(7), "--seed-catalog", "--rate-limit", "0"]);
-  await eventually("the simulator", async () => (await fetch(`${simUrl}/_sim/health`)).ok);
-  const syncPort = await freePort();
-  syncUrl = `http://127.0.0.1:${syncPort}`;
-  start(binary("tollgate"), ["serve"], {
-    DATABASE_URL: `${POSTGRES}/${database}`,
-    TOLLGATE_CATALOG: join(repoDir, "examples", "catalog.toml"),
-    TOLLGATE_LISTEN: `127.0.0.1:${syncPort}`,
-    TOLLGATE_API_TOKEN: API_TOKEN,
-    TOLLGATE_JOBS: "false",
+  simUrl = await startSimulator();
+  syncUrl = await startServe(database, API_TOKEN, {
     POLAR_WEBHOOK_SECRET: "whsec_unused_in_this_test_000000000000",
     POLAR_ORGANIZATION_TOKEN: SIM_TOKEN,
     POLAR_API_URL: simUrl,
     CLERK_WEBHOOK_SECRET: CLERK_SECRET,
     RUST_LOG: "warn",
   });
-  await eventually("tollgate serve", async () => (await fetch(`${syncUrl}/readyz`)).ok);
 });
 
 after(async () => {

@@ -10,12 +10,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import { Webhook } from "standardwebhooks";
 
-import { POSTGRES, binary, eventually, freePort, psql, repoDir, start, stopAll } from "./processes.mjs";
+import { eventually, psql, startServe, startSimulator, stopAll } from "./processes.mjs";
 
 const API_TOKEN = randomBytes(24).toString("hex");
 const POLAR_SECRET = `whsec_${randomBytes(24).toString("hex")}`;
@@ -57,30 +56,19 @@ before(async () => {
   psql("postgres", `CREATE DATABASE ${database}`);
   await new Promise((resolve) => app.listen(0, "127.0.0.1", resolve));
   const appUrl = `http://127.0.0.1:${app.address().port}/tollgate-events`;
-  const syncPort = await freePort();
-  syncUrl = `http://127.0.0.1:${syncPort}`;
-  start(binary("tollgate"), ["serve"], {
-    DATABASE_URL: `${POSTGRES}/${database}`,
-    TOLLGATE_CATALOG: join(repoDir, "examples", "catalog.toml"),
-    TOLLGATE_LISTEN: `127.0.0.1:${syncPort}`,
-    TOLLGATE_API_TOKEN: API_TOKEN,
-    TOLLGATE_JOBS: "false",
+  syncUrl = await startServe(database, API_TOKEN, {
     POLAR_WEBHOOK_SECRET: POLAR_SECRET,
     TOLLGATE_EVENTS_URL: appUrl,
     TOLLGATE_EVENTS_SECRET: EVENTS_SECRET,
     RUST_LOG: "error",
   });
-  await eventually("tollgate serve", async () => (await fetch(`${syncUrl}/readyz`)).ok);
   // The simulated month started so that its subscriptions' first period ends in two days.
   const clockStart = new Date(Date.now() + 2 * 86_400_000);
   clockStart.setUTCMonth(clockStart.getUTCMonth() - 1);
-  simUrl = `http://127.0.0.1:${await freePort()}`;
-  start(binary("polar-sim"), [
-    "serve", "--listen", simUrl.slice(7), "--seed-catalog", "--rate-limit", "0",
+  simUrl = await startSimulator([
     "--webhook-url", `${syncUrl}/webhooks/polar`, "--webhook-secret", POLAR_SECRET,
     "--retry-base-ms", "200", "--clock-start", clockStart.toISOString(),
   ]);
-  await eventually("the simulator", async () => (await fetch(`${simUrl}/_sim/health`)).ok);
 });
 
 after(async () => {

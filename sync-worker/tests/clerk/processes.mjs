@@ -1,6 +1,7 @@
 // What the Node tests of `tollgate serve` share: the binaries `cargo test` (or `cargo build -p
 // tollgate-sync -p polar-sim`) built, started as process groups and killed together, a fresh
-// PostgreSQL database through psql, free ports, and polling for a condition with a deadline.
+// PostgreSQL database through psql, free ports, polling for a condition with a deadline, and
+// `tollgate serve` and the Polar simulator started and waited for.
 
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -72,4 +73,31 @@ export function stopAll() {
       // Already gone.
     }
   }
+}
+
+/**
+ * Starts `tollgate serve` on `database` with the example catalog, its jobs off and `apiToken`
+ * as its API token, `env` added; resolves to its URL once it is ready.
+ */
+export async function startServe(database, apiToken, env) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  start(binary("tollgate"), ["serve"], {
+    DATABASE_URL: `${POSTGRES}/${database}`,
+    TOLLGATE_CATALOG: join(repoDir, "examples", "catalog.toml"),
+    TOLLGATE_LISTEN: `127.0.0.1:${port}`,
+    TOLLGATE_API_TOKEN: apiToken,
+    TOLLGATE_JOBS: "false",
+    ...env,
+  });
+  await eventually("tollgate serve", async () => (await fetch(`${url}/readyz`)).ok);
+  return url;
+}
+
+/** Starts the Polar simulator with the example products and no rate limit, `args` added; resolves to its URL. */
+export async function startSimulator(args = []) {
+  const url = `http://127.0.0.1:${await freePort()}`;
+  start(binary("polar-sim"), ["serve", "--listen", url.slice(7), "--seed-catalog", "--rate-limit", "0", ...args]);
+  await eventually("the simulator", async () => (await fetch(`${url}/_sim/health`)).ok);
+  return url;
 }
