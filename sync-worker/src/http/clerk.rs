@@ -6,6 +6,7 @@
 //! record is deleted and the answer is 503, which Clerk retries. The route exists only when the
 //! secret is set.
 
+use super::request::{body_bytes, header};
 use super::{ApiError, AppState};
 use crate::billing::{BillingError, ClerkEvent};
 use crate::db;
@@ -17,14 +18,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-
-fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {
-    headers
-        .get(name)
-        .ok_or(ApiError::MissingHeader(name))?
-        .to_str()
-        .map_err(|_| ApiError::InvalidHeader(name, "not visible ASCII"))
-}
 
 /// What [`receive`] answers.
 #[derive(Debug, utoipa::ToSchema)]
@@ -66,13 +59,7 @@ pub(crate) async fn receive(
             message: "`POST /webhooks/clerk` is off: CLERK_WEBHOOK_SECRET is not set".to_owned(),
         });
     };
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(super::MAX_BODY_BYTES)
-        } else {
-            ApiError::UnreadableBody(rejection.body_text())
-        }
-    })?;
+    let body = body_bytes(body, super::MAX_BODY_BYTES)?;
     let signed = SignedHeaders {
         id: header(&headers, "svix-id")?,
         timestamp: header(&headers, "svix-timestamp")?,

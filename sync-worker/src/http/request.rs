@@ -1,10 +1,12 @@
-//! What every `/v1` call carries besides its route: the request's id, made here when the
-//! caller sends none and echoed in the answer and the audit row, and its JSON body.
+//! What a call carries besides its route: the request's id, made here when the caller sends
+//! none and echoed in the answer and the audit row; its headers, raw body, JSON body and query
+//! string, each refused by name when unusable.
 
 use super::ApiError;
+use axum::body::Bytes;
 use axum::extract::Query;
-use axum::extract::rejection::QueryRejection;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -20,6 +22,34 @@ pub(crate) fn request_id(headers: &HeaderMap) -> String {
         .map(str::trim)
         .filter(|id| !id.is_empty() && id.len() <= 200)
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+}
+
+/// The header `name`'s value: absent or blank is `missing_header`, not visible ASCII
+/// `invalid_header`.
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {
+    let value = headers.get(name).ok_or(ApiError::MissingHeader(name))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::InvalidHeader(name, "not visible ASCII"))?;
+    if value.trim().is_empty() {
+        return Err(ApiError::MissingHeader(name));
+    }
+    Ok(value)
+}
+
+/// A body's bytes: one over the route's `limit` is `payload_too_large` naming the limit, one
+/// that cannot be read `unreadable_body`.
+pub(crate) fn body_bytes(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(limit)
+        } else {
+            ApiError::UnreadableBody(rejection.body_text())
+        }
+    })
 }
 
 /// A JSON body as `T`, refused when one of its strings holds U+0000 (see [`crate::text`]).

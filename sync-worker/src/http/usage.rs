@@ -7,6 +7,7 @@
 //! changed get their snapshots rebuilt in the background ([`crate::snapshot::freshness`]).
 
 use super::auth;
+use super::request::body_bytes;
 use super::{ApiError, AppState};
 use crate::db::metered_customers::Changed;
 use crate::snapshot::freshness;
@@ -73,13 +74,7 @@ pub(crate) async fn ingest_batch(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ingest::Receipt>, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(MAX_USAGE_BODY_BYTES)
-        } else {
-            ApiError::UnreadableBody(rejection.body_text())
-        }
-    })?;
+    let body = body_bytes(body, MAX_USAGE_BODY_BYTES)?;
     let events = read_batch(&body).map_err(|error| {
         ApiError::InvalidJson(format!(
             "the body must be {{\"events\": [...]}} in JSON: {error}"

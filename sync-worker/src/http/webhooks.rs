@@ -4,6 +4,7 @@
 //! anything is stored, and every refusal is a 4xx that leaves the database untouched. An
 //! accepted delivery answers 202 once it is stored; a duplicate or an ignored type answers 200.
 
+use super::request::{body_bytes, header};
 use super::{ApiError, AppState};
 use crate::polar::{Event, Object, PayloadError};
 use crate::signature::{SignatureError, SignedHeaders};
@@ -56,13 +57,7 @@ pub(crate) async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Receipt>), ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(MAX_BODY_BYTES)
-        } else {
-            ApiError::UnreadableBody(rejection.body_text())
-        }
-    })?;
+    let body = body_bytes(body, MAX_BODY_BYTES)?;
     let signed = SignedHeaders {
         id: header(&headers, "webhook-id")?,
         timestamp: header(&headers, "webhook-timestamp")?,
@@ -130,15 +125,4 @@ pub(crate) async fn receive(
         _ => StatusCode::OK,
     };
     Ok((code, Json(Receipt { status: receipt })))
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {
-    let value = headers.get(name).ok_or(ApiError::MissingHeader(name))?;
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::InvalidHeader(name, "not visible ASCII"))?;
-    if value.trim().is_empty() {
-        return Err(ApiError::MissingHeader(name));
-    }
-    Ok(value)
 }
