@@ -62,9 +62,11 @@ pub(crate) async fn grant(
         return Err(not_exact(&request.feature));
     };
     let (customer, feature) = (request.customer.as_str(), request.feature.as_str());
-    db::usage_counters::lock(&mut tx, customer, feature, period, now).await?;
-    settle::expired_of(&mut tx, customer, feature, period, now).await?;
-    let counted = db::usage_counters::lock(&mut tx, customer, feature, period, now).await?;
+    let mut counted = db::usage_counters::lock(&mut tx, customer, feature, period, now).await?;
+    // Settling expired leases moves the counter: read it again only when one was.
+    if settle::expired_of(&mut tx, customer, feature, period, now).await? > 0 {
+        counted = db::usage_counters::lock(&mut tx, customer, feature, period, now).await?;
+    }
     let open = db::leases::open_units(&mut tx, customer, feature, period.start).await?;
     let judges = Judge::new(catalog, &account, at)?;
     let judge = judges.feature(feature, to_unit(counted.saturating_add(open)));

@@ -134,18 +134,20 @@ pub(crate) async fn settle_expired(
     Ok(settled)
 }
 
-/// Settles, as fully used, the expired open leases of a counter whose lock the caller holds.
+/// Settles, as fully used, the expired open leases of a counter whose lock the caller holds;
+/// returns how many.
 pub(crate) async fn expired_of(
     conn: &mut PgConnection,
     customer: &str,
     feature: &str,
     period: Period,
     now: DateTime<Utc>,
-) -> Result<(), LeaseError> {
-    for lease in db::leases::expired_on(conn, customer, feature, period.start, now).await? {
-        close(conn, &lease, lease.granted, BY_EXPIRY, now).await?;
+) -> Result<usize, LeaseError> {
+    let expired = db::leases::expired_on(conn, customer, feature, period.start, now).await?;
+    for lease in &expired {
+        close(conn, lease, lease.granted, BY_EXPIRY, now).await?;
     }
-    Ok(())
+    Ok(expired.len())
 }
 
 /// Marks a locked open lease settled and counts its `used` units: the counter, one usage
