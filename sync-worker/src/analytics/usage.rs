@@ -86,8 +86,7 @@ pub(crate) async fn report(
     };
     let (from, to) = (range.start(), range.end());
     let rows = db::usage_events::per_interval(conn, feature, from, to, range.step.sql()).await?;
-    let spread = db::usage_events::spread(conn, feature, from, to).await?;
-    let top = db::usage_events::top_customers(conn, feature, from, to, TOP).await?;
+    let spread = db::usage_events::spread(conn, feature, from, to, TOP).await?;
     let current = match kind {
         FeatureType::Gauge => db::usage_gauges::levels_of_feature(conn, feature).await?,
         FeatureType::Metered => db::usage_counters::current_of_feature(conn, feature, now).await?,
@@ -121,7 +120,9 @@ pub(crate) async fn report(
             p95: spread.p95,
             max: spread.max,
         },
-        top_customers: top
+        top_customers: spread
+            .top
+            .0
             .into_iter()
             .map(|(customer, used)| CustomerUse { customer, used })
             .collect(),

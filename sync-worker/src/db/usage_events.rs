@@ -192,7 +192,8 @@ pub(crate) async fn per_interval(
 }
 
 /// How the customers who used `feature` in `[from, to)` spread: their number, the units in
-/// all, and the nearest-rank 50th and 95th percentiles and the most of one customer's units.
+/// all, the nearest-rank 50th and 95th percentiles and the most of one customer's units, and
+/// the `top` customers who used the most, most first.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct Spread {
     pub(crate) customers: i64,
@@ -200,47 +201,39 @@ pub(crate) struct Spread {
     pub(crate) p50: Option<i64>,
     pub(crate) p95: Option<i64>,
     pub(crate) max: Option<i64>,
+    /// `[customer, units]` pairs.
+    pub(crate) top: sqlx::types::Json<Vec<(String, i64)>>,
 }
 
+/// One pass over the events: the per-customer sums are made once and read for both the
+/// percentiles and the top customers.
 pub(crate) async fn spread(
     conn: &mut PgConnection,
     feature: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    top: i64,
 ) -> Result<Spread, sqlx::Error> {
     sqlx::query_as(
-        "SELECT count(*) AS customers, coalesce(sum(units), 0)::int8 AS units,
+        "WITH per_customer AS MATERIALIZED (
+             SELECT customer, sum(amount)::int8 AS units FROM usage_events
+             WHERE feature = $1 AND occurred_at >= $2 AND occurred_at < $3
+             GROUP BY customer
+         )
+         SELECT count(*) AS customers, coalesce(sum(units), 0)::int8 AS units,
                 percentile_disc(0.5) WITHIN GROUP (ORDER BY units)::int8 AS p50,
                 percentile_disc(0.95) WITHIN GROUP (ORDER BY units)::int8 AS p95,
-                max(units)::int8 AS max
-         FROM (SELECT customer, sum(amount) AS units FROM usage_events
-               WHERE feature = $1 AND occurred_at >= $2 AND occurred_at < $3
-               GROUP BY customer) c",
+                max(units)::int8 AS max,
+                (SELECT coalesce(jsonb_agg(jsonb_build_array(customer, units)
+                                           ORDER BY units DESC, customer), '[]')
+                 FROM (SELECT customer, units FROM per_customer
+                       ORDER BY units DESC, customer LIMIT $4) t) AS top
+         FROM per_customer",
     )
     .bind(feature)
     .bind(from)
     .bind(to)
+    .bind(top)
     .fetch_one(conn)
-    .await
-}
-
-/// The `limit` customers who used the most of `feature` in `[from, to)`, most first.
-pub(crate) async fn top_customers(
-    conn: &mut PgConnection,
-    feature: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT customer, sum(amount)::int8 AS units FROM usage_events
-         WHERE feature = $1 AND occurred_at >= $2 AND occurred_at < $3
-         GROUP BY customer ORDER BY units DESC, customer LIMIT $4",
-    )
-    .bind(feature)
-    .bind(from)
-    .bind(to)
-    .bind(limit)
-    .fetch_all(conn)
     .await
 }
