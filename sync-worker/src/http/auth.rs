@@ -16,12 +16,13 @@
 //! answered 429 `rate_limited` with `Retry-After` instead of 401, so tokens cannot be guessed at
 //! speed. A request with a valid token is never held back by it.
 
+use super::request::{retry_after_seconds, with_retry_after};
 use super::{ApiError, AppState};
 use crate::auth::{self, Caller, Role};
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::FromExtractorLayer;
 use axum::response::{IntoResponse, Response};
 use std::marker::PhantomData;
@@ -77,7 +78,7 @@ pub(crate) fn forbidden(caller: &Caller, needed: Role) -> ApiError {
 
 /// 429 `rate_limited` with `Retry-After`.
 fn rate_limited(caller: &Caller, wait: std::time::Duration) -> Response {
-    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let seconds = retry_after_seconds(wait);
     let message = format!(
         "`{}` made more requests than TOLLGATE_RATE_LIMIT allows; retry in {seconds} s",
         caller.actor
@@ -86,16 +87,12 @@ fn rate_limited(caller: &Caller, wait: std::time::Duration) -> Response {
 }
 
 fn too_many(message: String, seconds: u64) -> Response {
-    let mut response = ApiError::Refused {
+    let refused = ApiError::Refused {
         status: StatusCode::TOO_MANY_REQUESTS,
         code: "rate_limited",
         message,
-    }
-    .into_response();
-    response
-        .headers_mut()
-        .insert("retry-after", HeaderValue::from(seconds));
-    response
+    };
+    with_retry_after(refused.into_response(), seconds)
 }
 
 impl<R: MinRole> FromRequestParts<AppState> for Authorized<R> {
@@ -142,7 +139,7 @@ fn failed_authentication(parts: &Parts, state: &AppState) -> Response {
     if let (Some(limiter), Some(address)) = (&state.auth_failures, address)
         && let Err(wait) = limiter.take(&format!("address:{address}"))
     {
-        let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+        let seconds = retry_after_seconds(wait);
         return too_many(
             format!(
                 "{address} failed to authenticate too often (TOLLGATE_AUTH_FAILURE_BURST); retry in {seconds} s"

@@ -6,10 +6,12 @@ use super::ApiError;
 use axum::body::Bytes;
 use axum::extract::Query;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::time::Duration;
 
 /// The header of a request's id, taken from the caller or made here, and echoed.
 pub(crate) const REQUEST_ID: &str = "x-request-id";
@@ -83,5 +85,18 @@ pub(crate) fn with_request_id(mut response: Response, request_id: &str) -> Respo
     if let Ok(value) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    response
+}
+
+/// `wait` as `Retry-After` states it: whole seconds, rounded up, at least 1.
+pub(crate) fn retry_after_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// The answer with `Retry-After: seconds`.
+pub(crate) fn with_retry_after(mut response: Response, seconds: u64) -> Response {
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
     response
 }

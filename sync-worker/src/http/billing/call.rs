@@ -4,7 +4,9 @@
 //! transaction, or releases the key and audits the refusal.
 
 use super::super::auth::{Authorized, MinRole};
-use super::super::request::{json_bytes, request_id, with_request_id};
+use super::super::request::{
+    json_bytes, request_id, retry_after_seconds, with_request_id, with_retry_after,
+};
 use super::super::{ApiError, AppState};
 use crate::auth::Caller;
 use crate::billing::{BillingError, Done};
@@ -114,14 +116,11 @@ pub(crate) fn refusal(error: BillingError) -> Response {
             message: other.to_string(),
         },
     };
-    let mut response = api.into_response();
-    if let Some(wait) = retry_after {
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        response
-            .headers_mut()
-            .insert("retry-after", HeaderValue::from(seconds.max(1)));
+    let response = api.into_response();
+    match retry_after {
+        Some(wait) => with_retry_after(response, retry_after_seconds(wait)),
+        None => response,
     }
-    response
 }
 
 fn answer(status: u16, body: Value) -> Response {
