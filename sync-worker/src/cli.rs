@@ -21,6 +21,11 @@ use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::sync::Arc;
 
+/// An instant as the listings print it: UTC to the second, `2026-11-05T14:03:00Z`.
+fn instant(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// tollgate: Polar subscriptions in, entitlement snapshots out.
 #[derive(Debug, Parser)]
 #[command(name = "tollgate", version, about, long_about = None)]
@@ -273,7 +278,6 @@ async fn list(args: &ListArgs) -> anyhow::Result<()> {
         "{:<38} {:<26} {:<9} {:>8}  {:<20} {:<20} error",
         "webhook-id", "type", "status", "attempts", "received", "next attempt"
     );
-    let instant = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     for row in rows {
         println!(
             "{:<38} {:<26} {:<9} {:>8}  {:<20} {:<20} {}",

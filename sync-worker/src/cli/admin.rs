@@ -1,6 +1,7 @@
 //! `tollgate export …` and `tollgate keys create|list|revoke`: the admin API's exports and edge
 //! API keys, from the command line (audited as actor `cli`).
 
+use super::instant;
 use crate::admin::exports::{self, Export, Range};
 use crate::admin::{Actor, AdminError, api_keys};
 use crate::app;
@@ -171,11 +172,9 @@ pub(crate) async fn keys(command: KeysCommand) -> anyhow::Result<()> {
                     row.id,
                     row.customer,
                     row.name,
-                    row.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    instant(row.created_at),
                     row.created_by,
-                    row.revoked_at
-                        .map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-                        .unwrap_or_default()
+                    row.revoked_at.map(instant).unwrap_or_default()
                 );
             }
         }

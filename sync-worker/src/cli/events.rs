@@ -1,5 +1,6 @@
 //! `tollgate events list`: the events queued for the app and whether they were delivered.
 
+use super::instant;
 use crate::app;
 use crate::config::DatabaseConfig;
 use crate::db;
@@ -38,7 +39,6 @@ pub(crate) async fn run(command: EventsCommand) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
     let delivered = args.status.map(|status| status == Status::Delivered);
     let rows = db::app_events::list(&mut conn, delivered, args.limit).await?;
-    let instant = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     println!(
         "{:<36} {:<24} {:<24} {:<9} {:>8}  {:<20} {:<20} error",
         "webhook-id", "type", "customer", "status", "attempts", "created", "delivered / next"

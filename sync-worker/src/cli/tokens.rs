@@ -1,5 +1,6 @@
 //! `tollgate tokens create|list|revoke`: the `/v1` API's tokens.
 
+use super::instant;
 use crate::app;
 use crate::auth::{self, Role};
 use crate::clock::Clock;
@@ -81,10 +82,10 @@ pub(crate) async fn run(command: TokensCommand) -> anyhow::Result<()> {
                     "{:<24} {:<8} {:<21} {:<12} {}",
                     row.name,
                     row.role,
-                    row.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    instant(row.created_at),
                     row.created_by,
                     row.revoked_at
-                        .map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                        .map(instant)
                         .unwrap_or_else(|| "-".to_owned())
                 );
             }
