@@ -271,29 +271,21 @@ impl ExactLeases {
         Reply::of(&decision, Some(on_stale), decision.allowed)
     }
 
-    /// The customer's snapshot at `revision` or newer: the isolate's cache, else KV.
+    /// The customer's snapshot at `revision` or newer: the isolate's cache, else KV through
+    /// the cache (the newest of the two when KV lags behind).
     async fn snapshot(
         &self,
         customer: &str,
         revision: u64,
         config: &Config,
     ) -> Option<Rc<Compiled>> {
-        let cached = isolate::with(|s| s.snapshots.get_mut(customer).map(|e| e.compiled.clone()));
-        if cached.as_ref().is_some_and(|c| c.revision() >= revision) {
-            return cached;
+        let cached = || isolate::with(|s| s.snapshots.compiled(customer));
+        if let Some(current) = cached().filter(|c| c.revision() >= revision) {
+            return Some(current);
         }
         let kv = self.env.kv(KV_BINDING).ok()?;
-        match crate::store::kv::read(&kv, customer, config.kv_cache_ttl).await {
-            Ok(Some(compiled)) => {
-                isolate::with(|s| s.snapshots.install(compiled.clone(), isolate::now_ms()));
-                Some(compiled)
-            }
-            Ok(None) => cached,
-            Err(e) => {
-                worker::console_error!("{e}");
-                cached
-            }
-        }
+        crate::store::kv::refresh(&kv, customer, config.kv_cache_ttl).await;
+        cached()
     }
 
     /// Sets the alarm for the next settlement due, unless one is set sooner.

@@ -115,6 +115,11 @@ impl SnapshotCache {
         Installed::New
     }
 
+    /// The snapshot cached for a customer, if any.
+    pub fn compiled(&self, customer: &str) -> Option<Rc<Compiled>> {
+        self.entries.get(customer).map(|e| e.compiled.clone())
+    }
+
     /// The revision cached for a customer, if any.
     pub fn revision(&self, customer: &str) -> Option<u64> {
         self.entries.get(customer).map(|e| e.compiled.revision())

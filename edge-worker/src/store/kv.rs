@@ -54,7 +54,7 @@ pub async fn load(customer: &str, env: &Env, ctx: &Context, config: &Config) -> 
 }
 
 /// Reads the customer's snapshot and installs it; a failure leaves the cached one in place.
-async fn refresh(kv: &KvStore, customer: &str, cache_ttl: u64) -> Availability {
+pub(crate) async fn refresh(kv: &KvStore, customer: &str, cache_ttl: u64) -> Availability {
     match read(kv, customer, cache_ttl).await {
         Ok(Some(compiled)) => {
             let installed = isolate::with(|s| s.snapshots.install(compiled, isolate::now_ms()));
@@ -96,8 +96,7 @@ pub(crate) async fn read(
         && let Ok(header) = super::SnapshotHeader::from_json(&json)
         && header.revision <= cached
         && header.customer == customer
-        && let Some(compiled) =
-            isolate::with(|s| s.snapshots.get_mut(customer).map(|e| e.compiled.clone()))
+        && let Some(compiled) = isolate::with(|s| s.snapshots.compiled(customer))
     {
         return Ok(Some(compiled));
     }
