@@ -21,6 +21,7 @@ pub mod proxy;
 pub mod publish;
 pub mod rules;
 pub mod store;
+pub mod sync_api;
 pub mod usage_queue;
 
 use worker::{Context, Env, MessageBatch, Request, Response, event};

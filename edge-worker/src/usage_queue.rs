@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
-use worker::{
-    Context, Delay, Env, Fetch, Headers, MessageBatch, MessageExt, Method, Queue, RequestInit, Url,
-};
+use worker::{Context, Delay, Env, MessageBatch, MessageExt, Queue, Url};
 
 use crate::config::Config;
 use crate::isolate;
@@ -160,18 +158,8 @@ async fn post(events: &[UsageEvent], config: &Config) -> worker::Result<u16> {
         .usage_url
         .as_deref()
         .ok_or_else(|| worker::Error::RustError("TOLLGATE_USAGE_URL is not set".into()))?;
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json")?;
-    if let Some(token) = &config.usage_token {
-        headers.set("Authorization", &format!("Bearer {token}"))?;
-    }
     let body = serde_json::to_string(&UsageBatch { events })?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(body.into()));
-    let request = worker::Request::new_with_init(Url::parse(url)?.as_str(), &init)?;
-    let response = Fetch::Request(request).send().await?;
+    let response = crate::sync_api::post_json(config, Url::parse(url)?.as_str(), body).await?;
     let status = response.status_code();
     if Delivery::from_status(status) == Delivery::Retry {
         worker::console_warn!("the usage endpoint answered {status}; the batch will be retried");

@@ -4,7 +4,6 @@
 use serde::Deserialize;
 use serde_json::json;
 use tollgate_gate::Timestamp;
-use worker::{Fetch, Headers, Method, RequestInit};
 
 use crate::config::Config;
 
@@ -88,21 +87,9 @@ pub async fn settle(config: &Config, id: &str, used: u64) -> Settled {
 
 async fn post(config: &Config, url: &str, body: &str) -> Result<(u16, String), String> {
     let fail = |e: worker::Error| format!("POST {url}: {e}");
-    let headers = Headers::new();
-    headers
-        .set("Content-Type", "application/json")
+    let mut response = crate::sync_api::post_json(config, url, body.to_owned())
+        .await
         .map_err(fail)?;
-    if let Some(token) = &config.usage_token {
-        headers
-            .set("Authorization", &format!("Bearer {token}"))
-            .map_err(fail)?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(body.into()));
-    let request = worker::Request::new_with_init(url, &init).map_err(fail)?;
-    let mut response = Fetch::Request(request).send().await.map_err(fail)?;
     let text = response.text().await.map_err(fail)?;
     Ok((response.status_code(), text))
 }
