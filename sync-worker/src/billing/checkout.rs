@@ -1,7 +1,7 @@
 //! Selling a plan: a Polar checkout (`POST /v1/checkouts`) and the customer portal
 //! (`POST /v1/portal-sessions`).
 
-use super::{Billing, BillingError, Done, check_customer, check_url, field, id_of, set};
+use super::{Action, Billing, BillingError, Done, check_customer, check_url, field, id_of, set};
 
 use serde_json::{Value, json};
 
@@ -52,7 +52,7 @@ impl Billing {
         });
         Ok(Done {
             status: 201,
-            action: "billing.checkout",
+            action: Action::Checkout,
             subject: format!("customer:{customer}"),
             customer: Some(customer.to_owned()),
             before: Some(json!({ "plan": holding.plan })),
@@ -90,7 +90,7 @@ impl Billing {
             .map_err(|error| BillingError::from_polar(error, &polar))?;
         Ok(Done {
             status: 201,
-            action: "billing.portal_session",
+            action: Action::PortalSession,
             subject: format!("customer:{customer}"),
             customer: Some(customer.to_owned()),
             before: None,

@@ -2,7 +2,7 @@
 //! Polar customer whose `external_id` is the Clerk user id (primary e-mail, full name);
 //! `user.deleted` deletes it.
 
-use super::{Billing, BillingError, Done, field, path_segment, set};
+use super::{Action, Billing, BillingError, Done, field, path_segment, set};
 use serde_json::{Value, json};
 
 /// A Clerk event tollgate acts on.
@@ -96,7 +96,7 @@ impl Billing {
                             .await
                             .map_err(from_polar)?;
                         let before = json!({ "email": field(&found, "email"), "name": field(&found, "name") });
-                        ("clerk.customer_update", Some(before), updated)
+                        (Action::ClerkCustomerUpdate, Some(before), updated)
                     }
                     Err(error) if error.is_not_found() => {
                         let Some(email) = email else {
@@ -112,7 +112,7 @@ impl Billing {
                             .post::<_, Value>("/v1/customers/", &body)
                             .await
                             .map_err(from_polar)?;
-                        ("clerk.customer_create", None, made)
+                        (Action::ClerkCustomerCreate, None, made)
                     }
                     Err(error) => return Err(from_polar(error)),
                 };
@@ -141,7 +141,7 @@ impl Billing {
                 };
                 Ok(Some(Done {
                     status: 200,
-                    action: "clerk.customer_delete",
+                    action: Action::ClerkCustomerDelete,
                     subject: format!("customer:{user}"),
                     customer: Some(user.clone()),
                     before: None,

@@ -1,6 +1,6 @@
 //! The customer in Polar: found by the app's user id, or made (`POST /v1/customers`).
 
-use super::{Billing, BillingError, Done, check_customer, field, id_of, path_segment, set};
+use super::{Action, Billing, BillingError, Done, check_customer, field, id_of, path_segment, set};
 use crate::db;
 
 use serde_json::{Value, json};
@@ -84,7 +84,7 @@ impl Billing {
         });
         Ok(Done {
             status,
-            action: "billing.customer_create",
+            action: Action::CustomerCreate,
             subject: format!("customer:{customer}"),
             customer: Some(customer.to_owned()),
             before: None,

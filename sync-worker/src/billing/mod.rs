@@ -36,14 +36,63 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use tollgate_gate::{Catalog, Plan};
 
+/// What a billing call or a Clerk event is audited as: the same action whether it is done or
+/// refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    CustomerCreate,
+    Checkout,
+    PortalSession,
+    PlanChange,
+    /// A cancellation at the period end.
+    Cancel,
+    /// A cancellation now.
+    Revoke,
+    Uncancel,
+    Refund,
+    /// Clerk's user events, made into Polar customers.
+    ClerkCustomerCreate,
+    ClerkCustomerUpdate,
+    ClerkCustomerDelete,
+    ClerkRefused,
+}
+
+impl Action {
+    /// A cancellation at the period end, or one now.
+    pub(crate) fn cancel(at_period_end: bool) -> Self {
+        if at_period_end {
+            Self::Cancel
+        } else {
+            Self::Revoke
+        }
+    }
+
+    /// The audit row's `action`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::CustomerCreate => "billing.customer_create",
+            Self::Checkout => "billing.checkout",
+            Self::PortalSession => "billing.portal_session",
+            Self::PlanChange => "billing.plan_change",
+            Self::Cancel => "billing.cancel",
+            Self::Revoke => "billing.revoke",
+            Self::Uncancel => "billing.uncancel",
+            Self::Refund => "billing.refund",
+            Self::ClerkCustomerCreate => "clerk.customer_create",
+            Self::ClerkCustomerUpdate => "clerk.customer_update",
+            Self::ClerkCustomerDelete => "clerk.customer_delete",
+            Self::ClerkRefused => "clerk.refused",
+        }
+    }
+}
+
 /// What an operation did: the answer and the facts its audit row records.
 #[derive(Debug, Clone)]
 pub(crate) struct Done {
     /// 200 or 201.
     pub(crate) status: u16,
     pub(crate) body: Value,
-    /// The audit row's action, e.g. `billing.checkout`.
-    pub(crate) action: &'static str,
+    pub(crate) action: Action,
     /// What was acted on, e.g. `customer:user_1` or `order:<id>`.
     pub(crate) subject: String,
     pub(crate) customer: Option<String>,
@@ -65,7 +114,7 @@ impl Done {
         db::audit::Entry {
             actor,
             role: Some(role),
-            action: self.action,
+            action: self.action.as_str(),
             subject: &self.subject,
             customer: self.customer.as_deref(),
             before: self.before.as_ref(),

@@ -1,6 +1,6 @@
 //! Refunding an order (`POST /v1/refunds`), at most what is left of it, sent to Polar once.
 
-use super::{Billing, BillingError, Done, field, set};
+use super::{Action, Billing, BillingError, Done, field, set};
 use crate::db;
 
 use serde_json::{Value, json};
@@ -75,7 +75,7 @@ impl Billing {
         });
         Ok(Done {
             status: 201,
-            action: "billing.refund",
+            action: Action::Refund,
             subject: format!("order:{order}"),
             customer: stored.customer.clone(),
             before: Some(json!({

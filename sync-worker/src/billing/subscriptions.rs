@@ -1,7 +1,7 @@
 //! Changing the subscription that entitles a customer: plan changes, cancellation (at the
 //! period end or now) and taking a cancellation back.
 
-use super::{Billing, BillingError, Done, check_customer, field, id_of, path_segment};
+use super::{Action, Billing, BillingError, Done, check_customer, field, id_of, path_segment};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -92,7 +92,7 @@ impl Billing {
         let updated = self.patch_subscription(&subscription, body.clone()).await?;
         Ok(Done {
             status: 200,
-            action: "billing.plan_change",
+            action: Action::PlanChange,
             subject: format!("subscription:{}", id_of(&subscription)),
             customer: Some(customer.to_owned()),
             before: Some(
@@ -138,11 +138,7 @@ impl Billing {
         .unwrap_or(Value::Null);
         Ok(Done {
             status: 200,
-            action: if at_period_end {
-                "billing.cancel"
-            } else {
-                "billing.revoke"
-            },
+            action: Action::cancel(at_period_end),
             subject: format!("subscription:{}", id_of(&subscription)),
             customer: Some(customer.to_owned()),
             before: Some(
@@ -163,7 +159,7 @@ impl Billing {
             .await?;
         Ok(Done {
             status: 200,
-            action: "billing.uncancel",
+            action: Action::Uncancel,
             subject: format!("subscription:{}", id_of(&subscription)),
             customer: Some(customer.to_owned()),
             before: Some(

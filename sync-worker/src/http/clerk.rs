@@ -8,7 +8,7 @@
 
 use super::request::{body_bytes, header};
 use super::{ApiError, AppState};
-use crate::billing::{BillingError, ClerkEvent};
+use crate::billing::{Action, BillingError, ClerkEvent};
 use crate::db;
 use crate::signature::{SignatureError, SignedHeaders};
 use axum::Json;
@@ -104,7 +104,7 @@ pub(crate) async fn receive(
                 &mut tx,
                 &db::audit::Entry {
                     actor: "clerk",
-                    action: done.action,
+                    action: done.action.as_str(),
                     subject: &done.subject,
                     customer: done.customer.as_deref(),
                     before: done.before.as_ref(),
@@ -134,7 +134,7 @@ pub(crate) async fn receive(
                 &mut tx,
                 &db::audit::Entry {
                     actor: "clerk",
-                    action: "clerk.refused",
+                    action: Action::ClerkRefused.as_str(),
                     subject: &format!("customer:{}", event.user().unwrap_or_default()),
                     customer: event.user(),
                     request_id: Some(signed.id),

@@ -9,7 +9,7 @@ use super::super::request::{
 };
 use super::super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::billing::{BillingError, Done};
+use crate::billing::{Action, BillingError, Done};
 use crate::db;
 use crate::idempotency::{self, Claim};
 use axum::Json;
@@ -135,7 +135,7 @@ fn answer(status: u16, body: Value) -> Response {
 pub(super) async fn mutate<Op, Fut>(
     state: &AppState,
     call: &Call,
-    audit: (&'static str, String, Option<String>),
+    audit: (Action, String, Option<String>),
     key_required: bool,
     operation: Op,
 ) -> Response
@@ -153,7 +153,7 @@ where
 async fn run<Op, Fut>(
     state: &AppState,
     call: &Call,
-    (action, subject, customer): &(&'static str, String, Option<String>),
+    (action, subject, customer): &(Action, String, Option<String>),
     key_required: bool,
     operation: Op,
 ) -> Result<Response, ApiError>
@@ -173,7 +173,7 @@ where
         audit_row(
             &mut conn,
             call,
-            action,
+            action.as_str(),
             subject,
             customer.as_deref(),
             details,
@@ -238,7 +238,7 @@ where
             audit_row(
                 &mut tx,
                 call,
-                action,
+                action.as_str(),
                 subject,
                 customer.as_deref(),
                 details,

@@ -20,7 +20,7 @@ use super::auth::{forbidden, min};
 use super::request::query;
 use super::{ApiError, AppState};
 use crate::auth::Role;
-use crate::billing::{OrderPage, OrdersQuery, Proration};
+use crate::billing::{Action, OrderPage, OrdersQuery, Proration};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -76,7 +76,7 @@ async fn create_customer(
 ) -> Result<Response, ApiError> {
     let request: CustomerBody = parse(&body)?;
     let audit = (
-        "billing.customer_create",
+        Action::CustomerCreate,
         format!("customer:{}", request.customer),
         Some(request.customer.clone()),
     );
@@ -116,7 +116,7 @@ async fn checkout(
 ) -> Result<Response, ApiError> {
     let request: CheckoutBody = parse(&body)?;
     let audit = (
-        "billing.checkout",
+        Action::Checkout,
         format!("customer:{}", request.customer),
         Some(request.customer.clone()),
     );
@@ -157,7 +157,7 @@ async fn portal(
 ) -> Result<Response, ApiError> {
     let request: PortalBody = parse(&body)?;
     let audit = (
-        "billing.portal_session",
+        Action::PortalSession,
         format!("customer:{}", request.customer),
         Some(request.customer.clone()),
     );
@@ -201,7 +201,7 @@ async fn change_plan(
 ) -> Result<Response, ApiError> {
     let request: PlanBody = parse(&body)?;
     let audit = (
-        "billing.plan_change",
+        Action::PlanChange,
         format!("customer:{customer}"),
         Some(customer.clone()),
     );
@@ -248,13 +248,8 @@ async fn cancel(
     if !request.at_period_end && !call.caller.has(Role::Support) {
         return Err(forbidden(&call.caller, Role::Support));
     }
-    let action = if request.at_period_end {
-        "billing.cancel"
-    } else {
-        "billing.revoke"
-    };
     let audit = (
-        action,
+        Action::cancel(request.at_period_end),
         format!("customer:{customer}"),
         Some(customer.clone()),
     );
@@ -283,7 +278,7 @@ async fn uncancel(
     Mutation(call, _, _): Mutation<min::App>,
 ) -> Result<Response, ApiError> {
     let audit = (
-        "billing.uncancel",
+        Action::Uncancel,
         format!("customer:{customer}"),
         Some(customer.clone()),
     );
@@ -320,7 +315,7 @@ async fn refund(
     Mutation(call, body, _): Mutation<min::Admin>,
 ) -> Result<Response, ApiError> {
     let request: RefundBody = parse(&body)?;
-    let audit = ("billing.refund", format!("order:{}", request.order), None);
+    let audit = (Action::Refund, format!("order:{}", request.order), None);
     Ok(mutate(&state, &call, audit, true, || {
         state.billing.refund(
             &request.order,
