@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::CatalogError;
 
-use crate::polar::Subscription;
+use crate::polar::{Product, Subscription};
 use crate::quantity::{Allowance, WarnAt};
 
 /// The operator's catalog of features and plans.
@@ -215,6 +215,12 @@ impl Catalog {
     pub(crate) fn plan_at(&self, index: PlanIndex) -> Option<&Plan> {
         self.plans.get(index.get())
     }
+
+    /// The plan a Polar product sells, as a subscription to it would select: the
+    /// highest-ranked plan that [sells](Plan::sells) it.
+    pub fn plan_of_product(&self, product: &Product) -> Option<&Plan> {
+        self.plans.iter().rev().find(|plan| plan.sells(product))
+    }
 }
 
 impl Plan {
@@ -224,17 +230,21 @@ impl Plan {
     }
 
     fn claims(&self, subscription: &Subscription) -> bool {
-        if self.polar_products.contains(&subscription.product_id) {
-            return true;
-        }
-        let Some(product) = &subscription.product else {
-            return false;
-        };
-        !self.polar_metadata.is_empty()
-            && self
-                .polar_metadata
-                .iter()
-                .all(|(key, want)| product.metadata_text(key).as_deref() == Some(want.as_str()))
+        self.polar_products.contains(&subscription.product_id)
+            || subscription
+                .product
+                .as_ref()
+                .is_some_and(|product| self.sells(product))
+    }
+
+    /// Whether this plan is sold as `product`: it lists the product's id, or the product's
+    /// metadata holds every one of the plan's `polar_metadata` pairs (`2` and `"2"` alike).
+    pub fn sells(&self, product: &Product) -> bool {
+        self.polar_products.contains(&product.id)
+            || (!self.polar_metadata.is_empty()
+                && self.polar_metadata.iter().all(|(key, want)| {
+                    product.metadata_text(key).as_deref() == Some(want.as_str())
+                }))
     }
 }
 

@@ -159,3 +159,58 @@ fn reads_exact_features_and_sizes_their_leases() {
     );
     assert_eq!(catalog.feature("c").unwrap().lease_for(limit(1000)), None);
 }
+
+#[test]
+fn a_product_sells_the_highest_ranked_plan_that_claims_it() {
+    let catalog = Catalog::parse(&format!(
+        r#"{FEATURES}
+[plans.free]
+name = "Free"
+rank = 0
+limits = {{}}
+
+[plans.pro]
+name = "Pro"
+rank = 1
+polar_metadata = {{ tier = "2" }}
+limits = {{}}
+
+[plans.pro_yearly]
+name = "Pro, yearly"
+rank = 2
+polar_products = ["prod_yearly"]
+polar_metadata = {{ tier = "2", yearly = "true" }}
+limits = {{}}
+"#
+    ))
+    .unwrap();
+    let product = |id: &str, metadata: serde_json::Value| Product {
+        id: id.to_owned(),
+        name: None,
+        metadata: serde_json::from_value(metadata).unwrap(),
+    };
+    let sold = |p: &Product| catalog.plan_of_product(p).map(|plan| plan.key.as_str());
+    // A number and a boolean match the text the catalog holds.
+    assert_eq!(
+        sold(&product("prod_m", serde_json::json!({ "tier": 2 }))),
+        Some("pro")
+    );
+    assert_eq!(
+        sold(&product(
+            "prod_y",
+            serde_json::json!({ "tier": 2, "yearly": true })
+        )),
+        Some("pro_yearly")
+    );
+    // Listed by id: sold whatever its metadata.
+    assert_eq!(
+        sold(&product("prod_yearly", serde_json::json!({}))),
+        Some("pro_yearly")
+    );
+    // A pair missing or different: not sold by that plan; the default plan sells nothing.
+    assert_eq!(
+        sold(&product("prod_x", serde_json::json!({ "tier": "3" }))),
+        None
+    );
+    assert_eq!(sold(&product("prod_z", serde_json::json!({}))), None);
+}

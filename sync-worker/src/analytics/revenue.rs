@@ -94,14 +94,16 @@ pub(crate) async fn report(
         .flat_map(|row| row.products.0.iter().map(|p| p.product_id.clone()))
         .collect();
     let ids: Vec<String> = product_ids.into_iter().collect();
-    let products = db::products::names_and_metadata(conn, &ids).await?;
+    let products = db::products::with_ids(conn, &ids).await?;
+    // Each product under the plan a subscription to it selects, else under its own name.
     let plan_of: BTreeMap<String, String> = products
         .into_iter()
-        .map(|p| {
+        .map(|product| {
             let plan = catalog
-                .and_then(|catalog| plan_key(catalog, &p.id, p.metadata.as_ref()))
-                .unwrap_or(p.name);
-            (p.id, plan)
+                .and_then(|catalog| catalog.plan_of_product(&product))
+                .map(|plan| plan.key.clone());
+            let label = plan.or(product.name).unwrap_or_else(|| product.id.clone());
+            (product.id, label)
         })
         .collect();
     let bounds = range.intervals();
@@ -218,29 +220,4 @@ fn plans(mrr: Option<&MrrRow>, plan_of: &BTreeMap<String, String>) -> Vec<Plan> 
         plan.mrr += product.mrr;
     }
     plans.into_values().collect()
-}
-
-/// The catalog plan a product sells (by id, or by the metadata the plan names), if any.
-fn plan_key(
-    catalog: &Catalog,
-    product_id: &str,
-    metadata: Option<&serde_json::Value>,
-) -> Option<String> {
-    let text = |key: &str| match metadata?.get(key)? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Null => None,
-        other => Some(other.to_string()),
-    };
-    catalog
-        .plans()
-        .iter()
-        .find(|plan| {
-            plan.polar_products.iter().any(|p| p == product_id)
-                || (!plan.polar_metadata.is_empty()
-                    && plan
-                        .polar_metadata
-                        .iter()
-                        .all(|(key, want)| text(key).as_deref() == Some(want.as_str())))
-        })
-        .map(|plan| plan.key.clone())
 }

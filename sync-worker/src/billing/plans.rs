@@ -39,22 +39,11 @@ impl Billing {
         if plan.polar_metadata.is_empty() {
             return Err(not_for_sale("the catalog names no Polar product for it"));
         }
-        let products = db::products::live_raw(conn).await?;
+        let products = db::products::live(conn).await?;
         products
             .into_iter()
-            .find(|(_, raw)| {
-                plan.polar_metadata.iter().all(|(key, wanted)| {
-                    match raw.get("metadata").and_then(|m| m.get(key)) {
-                        Some(Value::String(value)) => value == wanted,
-                        Some(Value::Bool(value)) => wanted == if *value { "true" } else { "false" },
-                        Some(Value::Number(value)) => {
-                            wanted.parse::<serde_json::Number>().ok().as_ref() == Some(value)
-                        }
-                        _ => false,
-                    }
-                })
-            })
-            .map(|(id, _)| id)
+            .find(|product| plan.sells(product))
+            .map(|product| product.id)
             .ok_or_else(|| {
                 not_for_sale("no Polar product known to tollgate has its metadata (run `tollgate sync products`?)")
             })

@@ -2,7 +2,9 @@
 
 use crate::polar::Product;
 use serde_json::value::RawValue;
+use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
+use tollgate_gate::polar::Product as EngineProduct;
 
 /// Pushes the upsert of one product onto `query` (nothing is stored for `None`); its
 /// `RETURNING id` yields a row when the stored product changed. See [`upsert`].
@@ -70,32 +72,24 @@ pub(crate) async fn subscriber_external_ids(
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// Every product that is not archived, as Polar sent it, oldest first.
-pub(crate) async fn live_raw(
-    conn: &mut PgConnection,
-) -> Result<Vec<(String, serde_json::Value)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, raw FROM products WHERE NOT is_archived ORDER BY id")
-        .fetch_all(conn)
-        .await
+/// Every product that is not archived, in id order, as the engine reads one.
+pub(crate) async fn live(conn: &mut PgConnection) -> Result<Vec<EngineProduct>, sqlx::Error> {
+    let rows: Vec<(Json<EngineProduct>,)> =
+        sqlx::query_as("SELECT raw FROM products WHERE NOT is_archived ORDER BY id")
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(|(Json(product),)| product).collect())
 }
 
-/// A product's name and metadata, for naming the plan it sells.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct ProductInfo {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) metadata: Option<serde_json::Value>,
-}
-
-/// The stored products with `ids`.
-pub(crate) async fn names_and_metadata(
+/// The stored products with `ids`, as the engine reads one.
+pub(crate) async fn with_ids(
     conn: &mut PgConnection,
     ids: &[String],
-) -> Result<Vec<ProductInfo>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, name, raw -> 'metadata' AS metadata FROM products WHERE id = ANY($1)",
-    )
-    .bind(ids)
-    .fetch_all(conn)
-    .await
+) -> Result<Vec<EngineProduct>, sqlx::Error> {
+    let rows: Vec<(Json<EngineProduct>,)> =
+        sqlx::query_as("SELECT raw FROM products WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(|(Json(product),)| product).collect())
 }
